@@ -1,0 +1,1 @@
+"""zulipd-admin: the operator's command-line tool."""

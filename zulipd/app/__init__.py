@@ -1,0 +1,1 @@
+"""HTTP: the resource tree, the Zulip envelope, and the site."""

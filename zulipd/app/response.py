@@ -1,0 +1,29 @@
+"""Zulip's JSON envelope: ``{"result": "success", "msg": "", ...}`` or an error with a ``code``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.web.iweb import IRequest
+
+_NEVER_CACHE = b"no-cache, no-store, must-revalidate, max-age=0, private"
+
+
+def encode_json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def json_response(request: IRequest, payload: dict[str, Any], status: int = 200) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", b"application/json")
+    request.setHeader(b"Cache-Control", _NEVER_CACHE)
+    return encode_json(payload)
+
+
+def json_success(request: IRequest, data: dict[str, Any] | None = None) -> bytes:
+    return json_response(request, {"result": "success", "msg": "", **(data or {})})
+
+
+def json_error(request: IRequest, msg: str, code: str, status: int = 400, **extra: Any) -> bytes:
+    return json_response(request, {"result": "error", "msg": msg, "code": code, **extra}, status)

@@ -1,0 +1,166 @@
+"""The HTTP site: trusted-proxy handling and graceful draining.
+
+Behind a reverse proxy, ``X-Forwarded-For`` and ``X-Forwarded-Proto`` say who
+the client is and whether it used TLS. Anyone can send those headers, so they
+count only when the connection comes from an address in ``[loadbalancer] ips``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.internet import address
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.web import resource, server
+
+from zulipd.timing import sleep
+
+log = Logger()
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "192.0.2.1:443"
+        text = text.split(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None, proxies: Sequence[Network]) -> bool:
+    return ip is not None and any(ip.version == network.version and ip in network for network in proxies)
+
+
+def forwarded_client_ip(peer_ip: str, forwarded_for: Sequence[bytes], proxies: Sequence[Network]) -> str:
+    """The client's address: the peer, or from X-Forwarded-For when the peer is a trusted proxy.
+
+    The header is read from the right, skipping our own trusted proxies; the
+    first address that is not one of them is the client. Anything to its left
+    was written by the client and is not believed.
+    """
+    if not is_trusted(_parse_ip(peer_ip), proxies):
+        return peer_ip
+    hops = [hop for value in forwarded_for for hop in value.decode("latin-1").split(",")]
+    client = peer_ip
+    for hop in reversed(hops):
+        ip = _parse_ip(hop)
+        if ip is None:
+            break
+        client = str(ip)
+        if not is_trusted(ip, proxies):
+            break
+    return client
+
+
+class ZulipdRequest(server.Request):
+    """A request that knows its real client address and scheme."""
+
+    site: ZulipdSite
+    forwarded_secure: bool | None = None
+
+    def process(self) -> None:
+        site: ZulipdSite = getattr(self.channel, "site")  # noqa: B009  (set by Site.buildProtocol; untyped)
+        peer = self.channel.transport.getPeer() if self.channel.transport else None
+        peer_ip = getattr(peer, "host", "")
+        if site.trusted_proxies and is_trusted(_parse_ip(peer_ip), site.trusted_proxies):
+            forwarded_for = self.requestHeaders.getRawHeaders(b"x-forwarded-for", [])
+            client_ip = forwarded_client_ip(peer_ip, forwarded_for, site.trusted_proxies)
+            if client_ip != peer_ip:
+                self.client = (
+                    address.IPv6Address("TCP", client_ip, 0)
+                    if ":" in client_ip
+                    else address.IPv4Address("TCP", client_ip, 0)
+                )
+            protos = self.requestHeaders.getRawHeaders(b"x-forwarded-proto", [])
+            if protos:
+                last = protos[-1].decode("latin-1").split(",")[-1].strip().lower()
+                if last in ("http", "https"):
+                    self.forwarded_secure = last == "https"
+        site.request_started(self)
+        self.notifyFinish().addBoth(lambda _: site.request_finished(self))
+        super().process()  # type: ignore[no-untyped-call]
+
+    @property
+    def client_ip(self) -> str:
+        return str(getattr(self.getClientAddress(), "host", ""))  # type: ignore[no-untyped-call]
+
+    def isSecure(self) -> bool:
+        if self.forwarded_secure is not None:
+            return self.forwarded_secure
+        return bool(super().isSecure())  # type: ignore[no-untyped-call]
+
+
+class ZulipdSite(server.Site):
+    """A Site that counts in-flight requests so that shutdown can drain them."""
+
+    requestFactory = ZulipdRequest
+    displayTracebacks = False
+
+    def __init__(
+        self,
+        root: resource.IResource,
+        clock: IReactorTime,
+        trusted_proxies: Sequence[Network] = (),
+    ) -> None:
+        super().__init__(root)  # type: ignore[no-untyped-call]
+        self.clock = clock
+        self.trusted_proxies = tuple(trusted_proxies)
+        self.draining = False
+        self._protocols: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._active: dict[Any, int] = {}
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self._active.values())
+
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = super().buildProtocol(addr)  # type: ignore[no-untyped-call]
+        self._protocols.add(protocol)
+        return protocol
+
+    def request_started(self, request: ZulipdRequest) -> None:
+        transport: Any = request.channel.transport
+        request._tracked_transport = transport  # type: ignore[attr-defined]
+        self._active[transport] = self._active.get(transport, 0) + 1
+
+    def request_finished(self, request: ZulipdRequest) -> None:
+        transport = getattr(request, "_tracked_transport", None)
+        if transport is None or transport not in self._active:
+            return
+        self._active[transport] -= 1
+        if self._active[transport] <= 0:
+            del self._active[transport]
+            if self.draining:
+                transport.loseConnection()
+
+    def _transports(self) -> list[Any]:
+        return [protocol.transport for protocol in list(self._protocols) if protocol.transport is not None]
+
+    async def drain(self, timeout: float) -> None:
+        """Close idle connections, let requests finish for ``timeout`` s, then cut the rest."""
+        self.draining = True
+        for transport in self._transports():
+            if transport not in self._active:
+                transport.loseConnection()
+        deadline = self.clock.seconds() + timeout
+        while self._active and self.clock.seconds() < deadline:
+            await sleep(self.clock, 0.02)
+        if self._active:
+            log.warn(
+                "Cutting {count} requests still running after {timeout:g} s", count=self.in_flight, timeout=timeout
+            )
+        for transport in self._transports():
+            transport.abortConnection()
+        self._active.clear()

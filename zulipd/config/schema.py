@@ -1,0 +1,138 @@
+"""The configuration schema: every section and key zulipd reads.
+
+This one schema validates the configuration at start and also documents it:
+``etc/zulipd.conf.example`` and ``zulipd-admin generate-config`` are rendered
+from it. Add a setting here and both follow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from typing import Any
+
+from zulipd.config.types import (
+    DatabaseUrl,
+    Endpoints,
+    Integer,
+    Networks,
+    Path,
+    Seconds,
+    SettingType,
+    Text,
+)
+
+
+def setting(default: Any, kind: SettingType, help: str) -> Any:
+    """Declare one key with its typed default, its type and its documentation."""
+    return dataclasses.field(default=default, metadata={"kind": kind, "help": help})
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerSection:
+    """The HTTP listeners and process behaviour."""
+
+    listen: tuple[str, ...] = setting(
+        ("tcp:9991:interface=127.0.0.1",),
+        Endpoints(),
+        "Where zulipd accepts HTTP connections. Several endpoints may be given. "
+        "For TLS use ssl:PORT:privateKey=KEY.pem:certKey=CERT.pem (see docs/tls.md).",
+    )
+    drain_timeout: float = setting(
+        5.0,
+        Seconds(0, 300),
+        "On shutdown, how long in-flight requests may take to finish before their connections are cut.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class StateSection:
+    """Where zulipd keeps files of its own."""
+
+    dir: str = setting(
+        "./var",
+        Path(allow_empty=False),
+        "The state directory: the embedded PostgreSQL cluster, the generated secrets file, "
+        "saved event queues. The environment variable ZULIPD_STATE_DIR overrides it.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretsSection:
+    """Generated secrets."""
+
+    file: str = setting(
+        "",
+        Path(),
+        "The secrets file. It is created with mode 0600 on first start if absent. "
+        "Empty: zulipd-secrets.conf in the state directory.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseSection:
+    """The PostgreSQL database, the only store of record."""
+
+    url: str = setting(
+        "",
+        DatabaseUrl(),
+        "A PostgreSQL server to use, e.g. postgresql://zulipd:PASSWORD@db.example.com/zulipd?sslmode=verify-full. "
+        "Empty: zulipd runs a private PostgreSQL cluster in the state directory.",
+    )
+    pool_size: int = setting(8, Integer(1, 200), "Connections in the database pool.")
+    connect_timeout: float = setting(
+        10.0,
+        Seconds(1, 600),
+        "How long to wait for the database at start, and for a free pooled connection.",
+    )
+    slow_transaction: float = setting(
+        1.0,
+        Seconds(0, 3600),
+        "Transactions that take longer than this many seconds are logged as slow.",
+    )
+    embedded_bindir: str = setting(
+        "",
+        Path(),
+        "The PostgreSQL server binaries for the embedded cluster. Empty: the machine's "
+        "(pg_config --bindir, /usr/lib/postgresql/*/bin), else those bundled in the pgserver package.",
+    )
+    embedded_user: str = setting(
+        "",
+        Text(),
+        "When zulipd runs as root, the account that runs the embedded PostgreSQL. "
+        "Empty: postgres if that account exists, else nobody.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadBalancerSection:
+    """Running behind a reverse proxy or load balancer."""
+
+    ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = setting(
+        (),
+        Networks(),
+        "Proxies whose X-Forwarded-For and X-Forwarded-Proto headers zulipd trusts. "
+        "From any other address these headers are ignored.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    server: ServerSection = dataclasses.field(default_factory=ServerSection)
+    state: StateSection = dataclasses.field(default_factory=StateSection)
+    secrets: SecretsSection = dataclasses.field(default_factory=SecretsSection)
+    database: DatabaseSection = dataclasses.field(default_factory=DatabaseSection)
+    loadbalancer: LoadBalancerSection = dataclasses.field(default_factory=LoadBalancerSection)
+    # The file this configuration came from, if any.
+    source: str | None = None
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "server": ServerSection,
+    "state": StateSection,
+    "secrets": SecretsSection,
+    "database": DatabaseSection,
+    "loadbalancer": LoadBalancerSection,
+}

@@ -1,0 +1,184 @@
+"""The service tree: ordered start, ordered and bounded drain.
+
+Start: secrets, the embedded PostgreSQL (if used), the database pool,
+migrations, then the listeners last, so that no request arrives before the
+database is ready. Stop runs the reverse order, each step with a time bound:
+stop listening and drain requests, close the pool, stop PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.application import service
+from twisted.internet import defer, endpoints
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+
+from zulipd.app.root import WebApp
+from zulipd.app.site import ZulipdSite
+from zulipd.config import ConfigError
+from zulipd.config.secrets import load_or_create_secrets
+from zulipd.server import Server
+from zulipd.storage.embedded import EmbeddedPostgresError
+from zulipd.storage.migrations import MigrationError, migrate
+from zulipd.storage.pool import DatabaseUnavailable
+from zulipd.timing import sleep, with_timeout
+
+log = Logger()
+
+
+class StartupError(Exception):
+    """A problem found while starting, explained in one line."""
+
+
+# Errors that stop the start with a one-line reason rather than a traceback.
+STARTUP_ERRORS = (ConfigError, EmbeddedPostgresError, DatabaseUnavailable, MigrationError, StartupError)
+
+
+@dataclass
+class Stage:
+    name: str
+    start: Callable[[], Coroutine[Any, Any, None]]
+    stop: Callable[[], Coroutine[Any, Any, None]] | None = None
+    stop_timeout: float = 5.0
+
+
+def _exit_with_status(status: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+class ZulipdService(service.Service):
+    name = "zulipd"
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.site: ZulipdSite | None = None
+        self.ports: list[IListeningPort] = []
+        self._started: list[Stage] = []
+        self._starting: defer.Deferred[None] | None = None
+        self.ready: defer.Deferred[None] = defer.Deferred()
+        config = server.config
+        self.stages = [Stage("secrets", self._load_secrets)]
+        embedded = server.embedded_postgres
+        if embedded is not None:
+            self.stages.append(
+                Stage("embedded PostgreSQL", self._start_embedded_postgres, lambda: embedded.stop(5.0), 6.0)
+            )
+        self.stages += [
+            Stage("database pool", self._start_pool, self._close_pool, 2.0),
+            Stage("migrations", self._migrate),
+            Stage("listeners", self._listen, self._stop_listening, config.server.drain_timeout + 1.0),
+        ]
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        self._starting = defer.Deferred.fromCoroutine(self._start())
+
+    async def _start(self) -> None:
+        for stage in self.stages:
+            try:
+                await stage.start()
+            except STARTUP_ERRORS as error:
+                self._fail(f"{stage.name}: {error}")
+                return
+            except defer.CancelledError:
+                return
+            except Exception:
+                log.failure("Unexpected error while starting the {stage}", stage=stage.name)
+                self._fail(f"{stage.name}: unexpected error (see the traceback above)")
+                return
+            self._started.append(stage)
+        log.info("zulipd is ready")
+        self.ready.callback(None)
+
+    def _fail(self, reason: str) -> None:
+        log.critical("zulipd cannot start: {reason}", reason=reason)
+        # twistd has no way to report a failure as the exit status; do it at exit.
+        atexit.register(_exit_with_status, 1)
+        self.ready.errback(StartupError(reason))
+        self.ready.addErrback(lambda _: None)
+        reactor: Any = self.server.reactor
+        if reactor.running:
+            reactor.stop()
+
+    def stopService(self) -> defer.Deferred[None]:
+        super().stopService()  # type: ignore[no-untyped-call]
+        return defer.Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        if self._starting is not None and not self._starting.called:
+            self._starting.cancel()
+        while self._started:
+            stage = self._started.pop()
+            if stage.stop is None:
+                continue
+            try:
+                await with_timeout(self.server.clock, stage.stop_timeout, stage.stop())
+            except defer.TimeoutError:
+                log.warn(
+                    "Stopping the {stage} took over {timeout:g} s; going on",
+                    stage=stage.name,
+                    timeout=stage.stop_timeout,
+                )
+            except Exception:
+                log.failure("Error while stopping the {stage}", stage=stage.name)
+        log.info("zulipd stopped")
+
+    async def _load_secrets(self) -> None:
+        self.server.secrets = load_or_create_secrets(self.server.config)
+
+    async def _start_embedded_postgres(self) -> None:
+        assert self.server.embedded_postgres is not None
+        await self.server.embedded_postgres.start()
+
+    async def _start_pool(self) -> None:
+        config = self.server.config
+        embedded = self.server.embedded_postgres
+        dsn = embedded.dsn if embedded is not None else config.database.url
+        deadline = self.server.clock.seconds() + config.database.connect_timeout
+        while True:
+            pool = self.server.make_pool(dsn)
+            try:
+                await pool.start()
+                return
+            except DatabaseUnavailable as error:
+                if self.server.clock.seconds() >= deadline:
+                    raise DatabaseUnavailable(f"{error} (waited {config.database.connect_timeout:g} s)") from None
+                log.info("Waiting for the database: {reason}", reason=str(error))
+                await sleep(self.server.clock, 0.5)
+
+    async def _close_pool(self) -> None:
+        if self.server.db_pool is not None:
+            await self.server.db_pool.close()
+
+    async def _migrate(self) -> None:
+        assert self.server.db_pool is not None
+        await migrate(self.server.db_pool)
+
+    async def _listen(self) -> None:
+        config = self.server.config
+        self.site = ZulipdSite(WebApp(self.server).resource(), self.server.clock, config.loadbalancer.ips)
+        for description in config.server.listen:
+            endpoint = endpoints.serverFromString(self.server.reactor, description)
+            try:
+                port = await endpoint.listen(self.site)
+            except Exception as error:
+                await self._stop_listening()
+                raise StartupError(f"cannot listen on {description}: {error}") from None
+            self.ports.append(port)
+            log.info("Listening on {endpoint} ({address})", endpoint=description, address=str(port.getHost()))
+
+    async def _stop_listening(self) -> None:
+        ports, self.ports = self.ports, []
+        for port in ports:
+            await defer.maybeDeferred(port.stopListening)
+        if self.site is not None:
+            await self.site.drain(self.server.config.server.drain_timeout)

@@ -1,0 +1,1 @@
+"""All SQL lives here: the pool, the migrations and the stores."""

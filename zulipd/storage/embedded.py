@@ -1,0 +1,502 @@
+"""The embedded PostgreSQL: a private cluster in the state directory.
+
+With no ``[database] url``, zulipd runs ``postgres`` as its own child process:
+initdb on first start, a Unix socket in a private directory (no TCP at all),
+trust authentication behind that socket, and a fast shutdown when zulipd stops.
+
+- Binaries: ``[database] embedded_bindir``, else the machine's server binaries
+  (``pg_config --bindir``, ``/usr/lib/postgresql/*/bin``), else those bundled in
+  the ``pgserver`` package, called directly.
+- PostgreSQL refuses to run as root, so as root the server runs as an
+  unprivileged account (``postgres`` if it exists, else ``nobody``).
+- The child gets a parent-death signal (``setpriv --pdeathsig``), so even a
+  ``kill -9`` of zulipd does not leave an orphan server behind. If one is left
+  anyway (no setpriv), the next start finds it through ``postmaster.pid`` and
+  stops it before starting afresh.
+"""
+
+from __future__ import annotations
+
+import errno
+import glob
+import hashlib
+import importlib.util
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg2
+from twisted.internet import defer, error, protocol, threads
+from twisted.internet.interfaces import IProcessTransport, IReactorProcess, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from zulipd.timing import sleep
+
+log = Logger()
+
+SUPERUSER = "zulipd"
+DATABASE = "zulipd"
+PORT = 5432
+# Leave room for "/.s.PGSQL.5432" within the 107 bytes of sun_path.
+MAX_SOCKET_DIR_LENGTH = 90
+# Where a cluster goes when the state directory is out of the server account's reach.
+RELOCATION_ROOT = "/var/lib/zulipd-embedded"
+
+
+class EmbeddedPostgresError(Exception):
+    """The embedded PostgreSQL cannot start. ``str()`` is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+
+
+def find_server_binaries(configured: str) -> str:
+    """The directory holding ``postgres`` and ``initdb``."""
+
+    def usable(directory: str) -> bool:
+        return all(os.access(os.path.join(directory, name), os.X_OK) for name in ("postgres", "initdb"))
+
+    if configured:
+        if not usable(configured):
+            raise EmbeddedPostgresError(
+                f"[database] embedded_bindir {configured} does not hold executable postgres and initdb"
+            )
+        return configured
+    candidates: list[str] = []
+    try:
+        output = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        candidates.append(output)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+    def version_key(path: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"\d+", path))
+
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version_key, reverse=True)
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.submodule_search_locations:
+        candidates += [os.path.join(location, "pginstall", "bin") for location in spec.submodule_search_locations]
+    for candidate in candidates:
+        if candidate and usable(candidate):
+            return candidate
+    raise EmbeddedPostgresError(
+        "no PostgreSQL server binaries found: install PostgreSQL (apt-get install postgresql) "
+        "or the pgserver package, or set [database] url"
+    )
+
+
+def server_account(configured: str) -> Account | None:
+    """The account the server runs as, or None to run as ourselves (not root)."""
+    if os.geteuid() != 0:
+        return None
+    names = [configured] if configured else ["postgres", "nobody"]
+    for name in names:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_uid == 0:
+            raise EmbeddedPostgresError(f"[database] embedded_user {name} is root; PostgreSQL refuses to run as root")
+        return Account(name, entry.pw_uid, entry.pw_gid)
+    raise EmbeddedPostgresError(f"no account {' or '.join(names)} to run the embedded PostgreSQL as")
+
+
+def reachable_by(account: Account | None, path: str) -> bool:
+    """Whether ``account`` may walk down to ``path`` (every parent searchable)."""
+    if account is None:
+        return True
+    current = os.path.dirname(os.path.abspath(path))
+    while True:
+        try:
+            status = os.stat(current)
+        except FileNotFoundError:
+            pass
+        else:
+            if status.st_uid == account.uid:
+                bit = 0o100
+            elif status.st_gid == account.gid:
+                bit = 0o010
+            else:
+                bit = 0o001
+            if not status.st_mode & bit:
+                return False
+        parent = os.path.dirname(current)
+        if parent == current:
+            return True
+        current = parent
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
+
+
+def _postmaster_pid(data_dir: str) -> int | None:
+    try:
+        with open(os.path.join(data_dir, "postmaster.pid"), encoding="utf-8") as pid_file:
+            return int(pid_file.readline().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _postmaster_lines(data_dir: str) -> list[str]:
+    """postmaster.pid: pid, data dir, start time, port, socket dir, listen address, shm key, status."""
+    try:
+        with open(os.path.join(data_dir, "postmaster.pid"), encoding="utf-8") as pid_file:
+            return pid_file.read().splitlines()
+    except OSError:
+        return []
+
+
+def _postmaster_ready(data_dir: str) -> bool:
+    lines = _postmaster_lines(data_dir)
+    return len(lines) >= 8 and lines[7].strip() == "ready"
+
+
+def _postmaster_socket_dir(data_dir: str) -> str:
+    lines = _postmaster_lines(data_dir)
+    return lines[4].strip() if len(lines) >= 5 else ""
+
+
+def _owned_by_zulipd(pid: int) -> bool:
+    """Whether the server's parent is a live zulipd process (not init or a subreaper)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat_file:
+            parent = int(stat_file.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{parent}/cmdline", "rb") as cmdline_file:
+            command = cmdline_file.read().replace(b"\0", b" ")
+    except (OSError, ValueError, IndexError):
+        return False
+    return parent > 1 and b"zulipd" in command
+
+
+class _CollectOutput(protocol.ProcessProtocol):
+    def __init__(self) -> None:
+        self.output = bytearray()
+        self.ended: defer.Deferred[int] = defer.Deferred()
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        self.output += data
+
+    def processEnded(self, reason: Failure) -> None:
+        code = getattr(reason.value, "exitCode", None)
+        self.ended.callback(code if code is not None else -1)
+
+
+class _ServerProtocol(protocol.ProcessProtocol):
+    """Forwards the server's log lines and reports its exit."""
+
+    def __init__(self) -> None:
+        self.ended: defer.Deferred[None] = defer.Deferred()
+        self.has_ended = False
+        self.recent_lines: list[str] = []
+        self._partial = b""
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if not line:
+                continue
+            self.recent_lines = [*self.recent_lines[-19:], line]
+            if re.search(r"\b(FATAL|PANIC|ERROR)\b", line):
+                log.warn("postgres: {line}", line=line)
+            else:
+                log.info("postgres: {line}", line=line)
+
+    def processEnded(self, reason: Failure) -> None:
+        self.has_ended = True
+        self.ended.callback(None)
+
+
+class EmbeddedPostgres:
+    """Owns the private cluster: start it, hand out its DSN, stop it."""
+
+    def __init__(
+        self,
+        reactor: IReactorProcess,
+        clock: IReactorTime,
+        state_dir: str,
+        configured_bindir: str = "",
+        configured_user: str = "",
+        start_timeout: float = 60.0,
+    ) -> None:
+        self._reactor = reactor
+        self._clock = clock
+        self._state_dir = state_dir
+        self._configured_bindir = configured_bindir
+        self._configured_user = configured_user
+        self._start_timeout = start_timeout
+        self._process: IProcessTransport | None = None
+        self._protocol: _ServerProtocol | None = None
+        self._temporary_socket_dir: str | None = None
+        self.socket_dir = ""
+        self.data_dir = ""
+
+    @property
+    def dsn(self) -> str:
+        return f"host={self.socket_dir} port={PORT} user={SUPERUSER} dbname={DATABASE}"
+
+    def admin_dsn(self) -> str:
+        return f"host={self.socket_dir} port={PORT} user={SUPERUSER} dbname=postgres"
+
+    async def start(self) -> str:
+        """Start the cluster (running initdb first if needed) and return a DSN for it."""
+        bindir, account, cluster = await threads.deferToThread(self._prepare)
+        self.data_dir = os.path.join(cluster, "data")
+        if await self._adopt_running_server():
+            await self._wait_until_ready()
+            return self.dsn
+        if not os.path.exists(os.path.join(self.data_dir, "PG_VERSION")):
+            await self._initdb(bindir, account)
+        self.socket_dir = self._socket_dir(cluster, account)
+        self._spawn(bindir, account)
+        await self._wait_until_ready()
+        await threads.deferToThread(self._ensure_database)
+        log.info("Embedded PostgreSQL ready in {data_dir}", data_dir=self.data_dir)
+        return self.dsn
+
+    def _prepare(self) -> tuple[str, Account | None, str]:
+        """Blocking set-up, run in a thread: binaries, account and directories."""
+        account = server_account(self._configured_user)
+        bindir = find_server_binaries(self._configured_bindir)
+        if not reachable_by(account, os.path.join(bindir, "postgres")):
+            bindir = self._reachable_copy_of_binaries(bindir, account)
+        os.makedirs(self._state_dir, exist_ok=True)
+        cluster = os.path.join(self._state_dir, "postgresql")
+        if os.path.exists(cluster):
+            cluster = os.path.realpath(cluster)
+            if not reachable_by(account, os.path.join(cluster, "data")):
+                raise EmbeddedPostgresError(
+                    f"the embedded PostgreSQL runs as {account.name if account else '?'}, which cannot reach "
+                    f"{cluster}: make its parent directories searchable (chmod o+x) or move [state] dir"
+                )
+        elif not reachable_by(account, os.path.join(cluster, "data")):
+            # e.g. root running from a checkout under /root (mode 0700): keep the
+            # cluster where the server account can reach it, and link to it.
+            digest = hashlib.sha256(os.path.realpath(self._state_dir).encode()).hexdigest()[:16]
+            target = os.path.join(RELOCATION_ROOT, digest)
+            os.makedirs(RELOCATION_ROOT, mode=0o755, exist_ok=True)
+            os.makedirs(target, mode=0o755, exist_ok=True)
+            os.symlink(target, cluster)
+            log.warn(
+                "The account {account} cannot reach {state_dir}, so the embedded PostgreSQL cluster lives in "
+                "{target}, linked from {cluster}",
+                account=account.name if account else "?",
+                state_dir=self._state_dir,
+                target=target,
+                cluster=cluster,
+            )
+            cluster = target
+        else:
+            os.makedirs(cluster, exist_ok=True)
+        data_dir = os.path.join(cluster, "data")
+        if not os.path.exists(data_dir):
+            os.mkdir(data_dir, 0o700)
+        if account is not None:
+            os.chown(data_dir, account.uid, account.gid)
+        os.chmod(data_dir, 0o700)
+        return bindir, account, cluster
+
+    def _reachable_copy_of_binaries(self, bindir: str, account: Account | None) -> str:
+        install_root = os.path.dirname(bindir)
+        digest = hashlib.sha256(os.path.realpath(install_root).encode()).hexdigest()[:16]
+        target = os.path.join(RELOCATION_ROOT, f"bin-{digest}")
+        if not os.path.exists(target):
+            os.makedirs(RELOCATION_ROOT, mode=0o755, exist_ok=True)
+            staging = tempfile.mkdtemp(prefix="bin-", dir=RELOCATION_ROOT)
+            shutil.copytree(install_root, os.path.join(staging, "install"), symlinks=True)
+            os.replace(os.path.join(staging, "install"), target)
+            os.rmdir(staging)
+            log.info(
+                "Copied the PostgreSQL binaries from {source} to {target}, where {account} can run them",
+                source=install_root,
+                target=target,
+                account=account.name if account else "?",
+            )
+        return os.path.join(target, os.path.basename(bindir))
+
+    def _socket_dir(self, cluster: str, account: Account | None) -> str:
+        socket_dir = os.path.join(cluster, "run")
+        if len(socket_dir) > MAX_SOCKET_DIR_LENGTH:
+            socket_dir = tempfile.mkdtemp(prefix="zulipd-pg-")
+            self._temporary_socket_dir = socket_dir
+        else:
+            os.makedirs(socket_dir, exist_ok=True)
+        os.chmod(socket_dir, 0o700)
+        if account is not None:
+            os.chown(socket_dir, account.uid, account.gid)
+        return socket_dir
+
+    def _command(self, account: Account | None, argv: Sequence[str]) -> list[str]:
+        """Run ``argv`` as the server account, dying with us where setpriv allows."""
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            return list(argv)
+        wrapper = [setpriv]
+        if account is not None:
+            wrapper += [f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups"]
+        return [*wrapper, "--pdeathsig=INT", "--", *argv]
+
+    def _child_ids(self, account: Account | None) -> tuple[int | None, int | None]:
+        # Without setpriv, let spawnProcess switch the user instead.
+        if account is not None and shutil.which("setpriv") is None:
+            return account.uid, account.gid
+        return None, None
+
+    def _environment(self) -> dict[str, str]:
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "TZ": "UTC"}
+
+    async def _run(self, account: Account | None, argv: list[str]) -> tuple[int, str]:
+        collector = _CollectOutput()
+        command = self._command(account, argv)
+        uid, gid = self._child_ids(account)
+        self._reactor.spawnProcess(collector, command[0], command, env=self._environment(), path="/", uid=uid, gid=gid)
+        code = await collector.ended
+        return code, collector.output.decode("utf-8", "replace")
+
+    async def _initdb(self, bindir: str, account: Account | None) -> None:
+        log.info("Creating the embedded PostgreSQL cluster in {data_dir}", data_dir=self.data_dir)
+        initdb = os.path.join(bindir, "initdb")
+        base = [initdb, "-D", self.data_dir, "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8"]
+        output = ""
+        for locale in (["--locale=C.UTF-8"], ["--no-locale"]):
+            code, output = await self._run(account, base + locale)
+            if code == 0:
+                return
+            # initdb leaves a partial directory behind; empty it for the retry.
+            await threads.deferToThread(self._empty_data_dir)
+        last = output.strip().splitlines()[-1] if output.strip() else "no output"
+        raise EmbeddedPostgresError(f"initdb failed in {self.data_dir}: {last}")
+
+    def _empty_data_dir(self) -> None:
+        for name in os.listdir(self.data_dir):
+            path = os.path.join(self.data_dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+
+    async def _adopt_running_server(self) -> bool:
+        """Deal with a server already running on our data directory.
+
+        One owned by a live zulipd (``zulipd-admin`` while the daemon runs) is
+        shared: we use its socket and leave it running. One whose zulipd died
+        (an orphan) is stopped, so that we start afresh. Returns whether we
+        are using a server we do not own.
+        """
+        pid = _postmaster_pid(self.data_dir)
+        if pid is None or not _process_alive(pid):
+            return False  # PostgreSQL itself clears a lock file whose process is gone
+        try:
+            running_in = os.path.realpath(f"/proc/{pid}/cwd")
+        except OSError:
+            running_in = ""
+        if running_in != os.path.realpath(self.data_dir):
+            log.warn(
+                "postmaster.pid names process {pid}, which is not a PostgreSQL server for {data_dir}; "
+                "removing the stale lock file",
+                pid=pid,
+                data_dir=self.data_dir,
+            )
+            os.unlink(os.path.join(self.data_dir, "postmaster.pid"))
+            return False
+        if _owned_by_zulipd(pid):
+            self.socket_dir = _postmaster_socket_dir(self.data_dir)
+            log.info("Using the embedded PostgreSQL (pid {pid}) of the running zulipd", pid=pid)
+            return True
+        log.warn("Stopping an orphaned embedded PostgreSQL server (pid {pid}) left by an earlier run", pid=pid)
+        for sig, wait in ((signal.SIGINT, 10.0), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return False
+            deadline = self._clock.seconds() + wait
+            while self._clock.seconds() < deadline:
+                if not _process_alive(pid):
+                    return False
+                await sleep(self._clock, 0.05)
+        raise EmbeddedPostgresError(f"cannot stop the orphaned PostgreSQL server, pid {pid}")
+
+    def _spawn(self, bindir: str, account: Account | None) -> None:
+        postgres = os.path.join(bindir, "postgres")
+        argv = [
+            postgres,
+            "-D", self.data_dir,
+            "-p", str(PORT),
+            "-k", self.socket_dir,
+            "-c", "listen_addresses=",
+            "-c", "unix_socket_permissions=0700",
+            "-c", "logging_collector=off",
+            "-c", "log_line_prefix=%m [%p] ",
+        ]  # fmt: skip
+        command = self._command(account, argv)
+        uid, gid = self._child_ids(account)
+        self._protocol = _ServerProtocol()
+        self._process = self._reactor.spawnProcess(
+            self._protocol, command[0], command, env=self._environment(), path="/", uid=uid, gid=gid
+        )
+
+    async def _wait_until_ready(self) -> None:
+        server = self._protocol
+        deadline = self._clock.seconds() + self._start_timeout
+        while not _postmaster_ready(self.data_dir):
+            if server is not None and server.has_ended:
+                last = server.recent_lines[-1] if server.recent_lines else "no output"
+                raise EmbeddedPostgresError(f"the embedded PostgreSQL exited during start: {last}")
+            if self._clock.seconds() > deadline:
+                await self.stop(5.0)
+                raise EmbeddedPostgresError(f"the embedded PostgreSQL was not ready after {self._start_timeout:g} s")
+            await sleep(self._clock, 0.02)
+
+    def _ensure_database(self) -> None:
+        connection = psycopg2.connect(self.admin_dsn(), connect_timeout=10)
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+                if cursor.fetchone() is None:
+                    cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+        finally:
+            connection.close()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Fast shutdown; immediate shutdown, then SIGKILL, if it takes too long."""
+        process, server = self._process, self._protocol
+        if process is None or server is None:
+            return
+        steps = (("INT", timeout * 0.6), ("QUIT", timeout * 0.3), ("KILL", timeout * 0.1))
+        for sig, wait in steps:
+            if server.has_ended:
+                break
+            try:
+                process.signalProcess(sig)
+            except error.ProcessExitedAlready:
+                break
+            deadline = self._clock.seconds() + wait
+            while not server.has_ended and self._clock.seconds() < deadline:
+                await sleep(self._clock, 0.02)
+        if not server.has_ended:
+            log.error("The embedded PostgreSQL (pid {pid}) did not exit", pid=process.pid)
+        else:
+            log.info("Embedded PostgreSQL stopped")
+        self._process = None
+        if self._temporary_socket_dir is not None:
+            shutil.rmtree(self._temporary_socket_dir, ignore_errors=True)
+            self._temporary_socket_dir = None

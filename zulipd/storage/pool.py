@@ -1,0 +1,277 @@
+"""A PostgreSQL connection pool over txpostgres that survives server restarts.
+
+txpostgres' own ConnectionPool never reconnects: after a backend is killed or
+the server restarts, every later query fails. Here each connection carries a
+dead-connection detector that reconnects it in the background with backoff,
+and the pool only hands out connections that are believed alive.
+
+A transaction that fails before any of its work reached the server (the
+connection turned out dead at BEGIN) is retried on another connection, which
+is always safe. One that fails later is not retried: its outcome is unknown to
+us, so the error goes to the caller. Killing a backend therefore costs at most
+the transactions that were running on it.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+
+import psycopg2
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from txpostgres import reconnection, retrying, txpostgres
+
+log = Logger()
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+QueryParameters = Sequence[Any] | Mapping[str, Any] | None
+
+
+class DatabaseUnavailable(Exception):
+    """No working database connection could be had in time."""
+
+
+def is_connection_failure(failure: BaseException) -> bool:
+    return isinstance(
+        failure,
+        (
+            psycopg2.OperationalError,
+            psycopg2.InterfaceError,
+            reconnection.ConnectionDead,
+            txpostgres.RollbackFailed,
+        ),
+    )
+
+
+class Transaction:
+    """The cursor of one transaction, as the ``*_txn`` storage functions see it."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    async def execute(self, sql: str, parameters: QueryParameters = None) -> None:
+        await self._cursor.execute(sql, parameters)
+
+    async def fetch_all(self, sql: str, parameters: QueryParameters = None) -> list[tuple[Any, ...]]:
+        await self._cursor.execute(sql, parameters)
+        rows: list[tuple[Any, ...]] = self._cursor.fetchall()
+        return rows
+
+    async def fetch_one(self, sql: str, parameters: QueryParameters = None) -> tuple[Any, ...] | None:
+        await self._cursor.execute(sql, parameters)
+        row: tuple[Any, ...] | None = self._cursor.fetchone()
+        return row
+
+    @property
+    def rowcount(self) -> int:
+        count: int = self._cursor.rowcount
+        return count
+
+
+class _Detector(reconnection.DeadConnectionDetector):  # type: ignore[misc]
+    """txpostgres' detector, made stoppable, and telling the pool what happens."""
+
+    def __init__(self, clock: IReactorTime, on_death: Callable[[], None]) -> None:
+        super().__init__(reactor=clock)
+        self._on_death = on_death
+        self._retrying: defer.Deferred[Any] | None = None
+        self.stopped = False
+
+    def startReconnecting(self, failure: Failure) -> None:
+        if self.stopped:
+            return
+        log.warn("Database connection lost ({reason}); reconnecting", reason=failure.getErrorMessage().strip())
+        self._on_death()
+        call = retrying.RetryingCall(self.reconnect)
+        call.reactor = self.reactor
+        self._retrying = call.start(self.reconnectionIterator())
+        self._retrying.addCallback(lambda _: self.connectionRecovered())
+        self._retrying.addErrback(lambda failure: failure.trap(defer.CancelledError))
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self._retrying is not None:
+            self._retrying.cancel()
+
+
+class DatabasePool:
+    def __init__(
+        self,
+        dsn: str,
+        size: int,
+        clock: IReactorTime,
+        connect_timeout: float = 10.0,
+        slow_transaction: float = 1.0,
+    ) -> None:
+        self._dsn = dsn
+        self._size = size
+        self._clock = clock
+        self._connect_timeout = connect_timeout
+        self._slow_transaction = slow_transaction
+        self._connections: list[txpostgres.Connection] = []
+        self._idle: collections.deque[txpostgres.Connection] = collections.deque()
+        self._busy: set[txpostgres.Connection] = set()
+        self._waiters: collections.deque[defer.Deferred[txpostgres.Connection]] = collections.deque()
+        self._closed = False
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    async def start(self) -> None:
+        """Open every connection. Fails only if none of them can be opened."""
+        attempts = [self._open_connection() for _ in range(self._size)]
+        results = await defer.DeferredList(attempts, consumeErrors=True)
+        failures = [cast(Failure, result) for ok, result in results if not ok]
+        if len(failures) == self._size:
+            await self.close()
+            reason = failures[0].getErrorMessage().strip().splitlines()
+            raise DatabaseUnavailable(f"cannot connect to the database: {reason[0] if reason else 'unknown error'}")
+
+    def _open_connection(self) -> defer.Deferred[None]:
+        connection = txpostgres.Connection(reactor=self._clock)
+        detector = _Detector(self._clock, on_death=lambda: self._forget_idle(connection))
+        detector.addRecoveryHandler(lambda: self._recovered(connection))
+        connection.detector = detector
+        self._connections.append(connection)
+
+        def connected(_: object) -> None:
+            self._release(connection)
+
+        def failed(failure: Failure) -> Failure:
+            detector.checkForDeadConnection(failure)  # starts reconnecting in the background
+            return failure
+
+        opening: defer.Deferred[None] = connection.connect(self._dsn)
+        return opening.addCallbacks(connected, failed)
+
+    def _forget_idle(self, connection: txpostgres.Connection) -> None:
+        try:
+            self._idle.remove(connection)
+        except ValueError:
+            pass
+
+    def _recovered(self, connection: txpostgres.Connection) -> None:
+        if self._closed:
+            _close_quietly(connection)
+            return
+        log.info("Database connection recovered")
+        self._release(connection)
+
+    def _release(self, connection: txpostgres.Connection) -> None:
+        self._busy.discard(connection)
+        if self._closed:
+            _close_quietly(connection)
+            return
+        if connection.detector.connectionIsDead:
+            return  # comes back through _recovered
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.called:
+                self._busy.add(connection)
+                waiter.callback(connection)
+                return
+        if connection not in self._idle:
+            self._idle.append(connection)
+
+    async def _acquire(self) -> txpostgres.Connection:
+        if self._closed:
+            raise DatabaseUnavailable("the database pool is closed")
+        while self._idle:
+            connection = self._idle.popleft()
+            if not connection.detector.connectionIsDead:
+                self._busy.add(connection)
+                return connection
+        waiter: defer.Deferred[txpostgres.Connection] = defer.Deferred()
+        self._waiters.append(waiter)
+        waiter.addTimeout(self._connect_timeout, self._clock)
+        try:
+            return await waiter
+        except defer.TimeoutError:
+            raise DatabaseUnavailable(
+                f"no database connection became available within {self._connect_timeout:g} s"
+            ) from None
+
+    async def run_interaction(
+        self,
+        description: str,
+        interaction: Callable[Concatenate[Transaction, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run ``interaction(txn, *args, **kwargs)`` in one transaction and return its result.
+
+        The transaction commits if the interaction returns and rolls back if it
+        raises. ``description`` names it in the slow-transaction log.
+        """
+        started_at = self._clock.seconds()
+        retries_left = self._size
+        while True:
+            connection = await self._acquire()
+            began = False
+
+            def body(cursor: Any) -> defer.Deferred[T]:
+                nonlocal began
+                began = True
+                return defer.Deferred.fromCoroutine(_as_coroutine(interaction(Transaction(cursor), *args, **kwargs)))
+
+            try:
+                result: T = await connection.runInteraction(body)
+            except Exception as failure:
+                if not began and retries_left > 0 and is_connection_failure(failure):
+                    retries_left -= 1
+                    continue
+                raise
+            finally:
+                self._release(connection)
+            elapsed = self._clock.seconds() - started_at
+            if elapsed >= self._slow_transaction:
+                log.warn(
+                    "Slow transaction {description}: {elapsed:.3f} s",
+                    description=description,
+                    elapsed=elapsed,
+                )
+            return result
+
+    async def fetch_all(self, description: str, sql: str, parameters: QueryParameters = None) -> list[tuple[Any, ...]]:
+        """Run one query in its own transaction and return its rows."""
+
+        async def query(txn: Transaction) -> list[tuple[Any, ...]]:
+            return await txn.fetch_all(sql, parameters)
+
+        return await self.run_interaction(description, query)
+
+    async def close(self) -> None:
+        self._closed = True
+        for waiter in self._waiters:
+            if not waiter.called:
+                waiter.errback(DatabaseUnavailable("the database pool is closed"))
+        self._waiters.clear()
+        for connection in self._connections:
+            connection.detector.stop()
+            if connection not in self._busy:  # busy ones close when released
+                _close_quietly(connection)
+        self._idle.clear()
+
+
+def _close_quietly(connection: txpostgres.Connection) -> None:
+    if connection._connection is None:  # never connected
+        return
+    try:
+        connection.close()
+    except psycopg2.Error:
+        pass
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable

@@ -174,7 +174,13 @@ class ZulipdService(service.Service):
                 await self._stop_listening()
                 raise StartupError(f"cannot listen on {description}: {error}") from None
             self.ports.append(port)
-            log.info("Listening on {endpoint} ({address})", endpoint=description, address=str(port.getHost()))
+            host = port.getHost()
+            log.info(
+                "Listening on {endpoint} ({address})",
+                endpoint=description,
+                address=str(host),
+                port=getattr(host, "port", None),
+            )
 
     async def _stop_listening(self) -> None:
         ports, self.ports = self.ports, []

@@ -37,6 +37,10 @@ class DatabaseUnavailable(Exception):
     """No working database connection could be had in time."""
 
 
+class DatabaseConnectionLost(DatabaseUnavailable):
+    """The connection died while a transaction ran on it; its outcome is unknown."""
+
+
 def is_connection_failure(failure: BaseException) -> bool:
     return isinstance(
         failure,
@@ -81,6 +85,7 @@ class _Detector(reconnection.DeadConnectionDetector):  # type: ignore[misc]
         super().__init__(reactor=clock)
         self._on_death = on_death
         self._retrying: defer.Deferred[Any] | None = None
+        self._connecting = False
         self.stopped = False
 
     def startReconnecting(self, failure: Failure) -> None:
@@ -94,10 +99,59 @@ class _Detector(reconnection.DeadConnectionDetector):  # type: ignore[misc]
         self._retrying.addCallback(lambda _: self.connectionRecovered())
         self._retrying.addErrback(lambda failure: failure.trap(defer.CancelledError))
 
+    def reconnect(self) -> defer.Deferred[Any] | None:
+        if self.stopped:
+            return None
+
+        def done(result: object) -> object:
+            self._connecting = False
+            return result
+
+        self._connecting = True
+        reconnecting: defer.Deferred[Any] = super().reconnect()
+        return reconnecting.addBoth(done)
+
     def stop(self) -> None:
+        """Stop reconnecting. An attempt already connecting finishes, and the pool closes it."""
         self.stopped = True
-        if self._retrying is not None:
+        if self._retrying is not None and not self._connecting:
             self._retrying.cancel()
+
+
+class _Connection(txpostgres.Connection):  # type: ignore[misc]
+    """txpostgres' connection, reporting a dead socket quietly.
+
+    A backend that dies while the connection is idle surfaces as an exception
+    from ``doRead``, which the reactor would log as "Unhandled Error". Returning
+    it instead makes the reactor call ``connectionLost``, which starts the
+    detector's reconnection; the detector logs one warning.
+    """
+
+    def doRead(self) -> BaseException | None:
+        try:
+            super().doRead()
+        except psycopg2.Error as error:
+            return error
+        return None
+
+    def _runInteraction(self, interaction: Callable[..., Any], *args: Any, **kwargs: Any) -> defer.Deferred[Any]:
+        # As txpostgres does, minus its log.err() of a failed rollback: that only
+        # happens on a dead connection, which the detector already reports.
+        cursor = self.cursor()
+        running: defer.Deferred[Any] = cursor.execute("begin")
+        running.addCallback(interaction, *args, **kwargs)
+
+        def commit(result: object) -> defer.Deferred[object]:
+            committing: defer.Deferred[object] = cursor.execute("commit")
+            return committing.addCallback(lambda _: result)
+
+        def rollback(failure: Failure) -> defer.Deferred[Failure]:
+            rolling_back: defer.Deferred[Any] = defer.maybeDeferred(cursor.execute, "rollback")
+            rolling_back.addErrback(lambda _: defer.fail(txpostgres.RollbackFailed(self, failure)))
+            return rolling_back.addCallback(lambda _: failure)
+
+        running.addCallback(commit)
+        return running.addErrback(rollback)
 
 
 class DatabasePool:
@@ -139,7 +193,7 @@ class DatabasePool:
             raise DatabaseUnavailable(f"cannot connect to the database: {reason[0] if reason else 'unknown error'}")
 
     def _open_connection(self) -> defer.Deferred[None]:
-        connection = txpostgres.Connection(reactor=self._clock)
+        connection = _Connection(reactor=self._clock)
         detector = _Detector(self._clock, on_death=lambda: self._forget_idle(connection))
         detector.addRecoveryHandler(lambda: self._recovered(connection))
         connection.detector = detector
@@ -228,10 +282,14 @@ class DatabasePool:
             try:
                 result: T = await connection.runInteraction(body)
             except Exception as failure:
-                if not began and retries_left > 0 and is_connection_failure(failure):
+                if not is_connection_failure(failure):
+                    raise
+                if not began and retries_left > 0:
                     retries_left -= 1
                     continue
-                raise
+                raise DatabaseConnectionLost(
+                    f"the database connection was lost during {description}: {_first_line(failure)}"
+                ) from failure
             finally:
                 self._release(connection)
             elapsed = self._clock.seconds() - started_at
@@ -271,6 +329,13 @@ def _close_quietly(connection: txpostgres.Connection) -> None:
         connection.close()
     except psycopg2.Error:
         pass
+
+
+def _first_line(error: BaseException) -> str:
+    if isinstance(error, txpostgres.RollbackFailed):
+        error = error.originalFailure.value
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:

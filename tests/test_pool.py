@@ -1,0 +1,171 @@
+"""The database pool against a real PostgreSQL: transactions, waiting, and surviving killed backends."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+from twisted.internet import defer, reactor
+
+from tests.support.async_tests import async_test, captured_logs
+from zulipd.storage.pool import DatabaseConnectionLost, DatabasePool, DatabaseUnavailable, Transaction
+from zulipd.timing import sleep
+
+
+async def _make_table(pool: DatabasePool) -> None:
+    async def create(txn: Transaction) -> None:
+        await txn.execute("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL UNIQUE)")
+
+    await pool.run_interaction("create items", create)
+
+
+async def _insert(txn: Transaction, name: str) -> int:
+    row = await txn.fetch_one("INSERT INTO items (name) VALUES (%s) RETURNING id", (name,))
+    assert row is not None
+    return int(row[0])
+
+
+async def _names(pool: DatabasePool) -> list[str]:
+    return [row[0] for row in await pool.fetch_all("names", "SELECT name FROM items ORDER BY id")]
+
+
+def _terminate_backends(dsn: str) -> int:
+    """Kill every other backend connected to this test's database, as an operator might."""
+    connection = psycopg2.connect(dsn)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            row = cursor.fetchone()
+            return int(row[0]) if row else 0
+    finally:
+        connection.close()
+
+
+@async_test
+async def test_interaction_commits_and_returns_its_result(db_pool: DatabasePool) -> None:
+    await _make_table(db_pool)
+    new_id = await db_pool.run_interaction("insert", _insert, "first")
+    assert new_id == 1
+    assert await _names(db_pool) == ["first"]
+
+
+@async_test
+async def test_interaction_that_raises_rolls_back_everything(db_pool: DatabasePool) -> None:
+    await _make_table(db_pool)
+
+    async def half_then_fail(txn: Transaction) -> None:
+        await _insert(txn, "half")
+        raise ValueError("changed my mind")
+
+    with pytest.raises(ValueError, match="changed my mind"):
+        await db_pool.run_interaction("half", half_then_fail)
+    assert await _names(db_pool) == []
+
+
+@async_test
+async def test_sql_error_rolls_back_and_the_connection_stays_usable(db_pool: DatabasePool) -> None:
+    await _make_table(db_pool)
+
+    async def duplicate(txn: Transaction) -> None:
+        await _insert(txn, "same")
+        await _insert(txn, "same")
+
+    with pytest.raises(psycopg2.IntegrityError):
+        await db_pool.run_interaction("duplicate", duplicate)
+    for _ in range(db_pool.size + 1):
+        await db_pool.run_interaction("insert", _insert, f"after-{_}")
+    assert len(await _names(db_pool)) == db_pool.size + 1
+
+
+@async_test
+async def test_callers_wait_for_a_free_connection(database_dsn: str) -> None:
+    pool = DatabasePool(database_dsn, 1, reactor, connect_timeout=5.0)
+    await pool.start()
+    try:
+        order: list[str] = []
+
+        async def slow(txn: Transaction, name: str) -> None:
+            order.append(f"start {name}")
+            await txn.execute("SELECT pg_sleep(0.1)")
+            order.append(f"end {name}")
+
+        await defer.gatherResults(
+            [defer.ensureDeferred(pool.run_interaction("slow", slow, name)) for name in ("a", "b", "c")]
+        )
+        assert order == ["start a", "end a", "start b", "end b", "start c", "end c"]
+    finally:
+        await pool.close()
+
+
+@async_test
+async def test_waiting_for_a_connection_times_out_with_a_clear_error(database_dsn: str) -> None:
+    pool = DatabasePool(database_dsn, 1, reactor, connect_timeout=0.2)
+    await pool.start()
+    try:
+        blocker = defer.ensureDeferred(pool.fetch_all("sleep", "SELECT pg_sleep(1)"))
+        with pytest.raises(DatabaseUnavailable, match="no database connection became available"):
+            await pool.fetch_all("waiting", "SELECT 1")
+        await blocker
+    finally:
+        await pool.close()
+
+
+@async_test
+async def test_slow_transactions_are_logged(database_dsn: str) -> None:
+    pool = DatabasePool(database_dsn, 1, reactor, slow_transaction=0.05)
+    await pool.start()
+    try:
+        with captured_logs() as logs:
+            await pool.fetch_all("the slow one", "SELECT pg_sleep(0.1)")
+            await pool.fetch_all("the fast one", "SELECT 1")
+    finally:
+        await pool.close()
+    slow = [event.get("description") for event in logs.events if event.get("log_format", "").startswith("Slow")]
+    assert slow == ["the slow one"]
+
+
+@async_test
+async def test_idle_connections_recover_after_their_backends_are_killed(database_dsn: str) -> None:
+    pool = DatabasePool(database_dsn, 3, reactor)
+    await pool.start()
+    try:
+        assert _terminate_backends(database_dsn) == 3
+        # Every request after the kill succeeds: nothing was in flight.
+        for _ in range(10):
+            assert await pool.fetch_all("after kill", "SELECT 42") == [(42,)]
+        # And the pool is whole again.
+        await sleep(reactor, 0.2)
+        results = await defer.gatherResults(
+            [defer.ensureDeferred(pool.fetch_all("parallel", "SELECT 1")) for _ in range(6)]
+        )
+        assert results == [[(1,)]] * 6
+    finally:
+        await pool.close()
+
+
+@async_test
+async def test_a_killed_backend_costs_only_the_transaction_running_on_it(database_dsn: str) -> None:
+    pool = DatabasePool(database_dsn, 2, reactor)
+    await pool.start()
+    try:
+        running = defer.ensureDeferred(pool.fetch_all("victim", "SELECT pg_sleep(5)"))
+        await sleep(reactor, 0.2)
+        assert _terminate_backends(database_dsn) == 2
+        with pytest.raises(DatabaseConnectionLost, match="lost during victim"):
+            await running
+        for _ in range(5):
+            assert await pool.fetch_all("after kill", "SELECT 7") == [(7,)]
+    finally:
+        await pool.close()
+
+
+@async_test
+async def test_start_fails_clearly_when_the_database_does_not_exist(postgres_admin_dsn: str) -> None:
+    from tests.support.postgres import with_database
+
+    pool = DatabasePool(with_database(postgres_admin_dsn, "zulipd_no_such_database"), 2, reactor)
+    with pytest.raises(DatabaseUnavailable, match="zulipd_no_such_database"):
+        await pool.start()

@@ -146,7 +146,11 @@ class ZulipdSite(server.Site):
                 transport.loseConnection()
 
     def _transports(self) -> list[Any]:
-        return [protocol.transport for protocol in list(self._protocols) if protocol.transport is not None]
+        # Site builds a wrapper that picks HTTP/1.1 or HTTP/2; the connection's
+        # transport is on the channel inside it (and absent before connection).
+        channels = (getattr(protocol, "_channel", protocol) for protocol in list(self._protocols))
+        transports = (getattr(channel, "transport", None) for channel in channels)
+        return [transport for transport in transports if transport is not None]
 
     async def drain(self, timeout: float) -> None:
         """Close idle connections, let requests finish for ``timeout`` s, then cut the rest."""
@@ -161,6 +165,6 @@ class ZulipdSite(server.Site):
             log.warn(
                 "Cutting {count} requests still running after {timeout:g} s", count=self.in_flight, timeout=timeout
             )
-        for transport in self._transports():
+        for transport in list(self._active):
             transport.abortConnection()
         self._active.clear()

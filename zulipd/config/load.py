@@ -7,6 +7,7 @@ and what is wrong with it.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import dataclasses
 import os
@@ -118,5 +119,9 @@ def _describe_parse_error(error: configparser.Error) -> str:
         return f"line {error.lineno}: [{error.section}] {error.option}: the key appears twice"
     if isinstance(error, configparser.ParsingError):
         lineno, text = error.errors[0]
-        return f"line {lineno}: cannot parse {text.strip()!r} (expected key = value)"
+        try:
+            text = ast.literal_eval(text)  # configparser gives the line's repr()
+        except (ValueError, SyntaxError):
+            pass
+        return f"line {lineno}: cannot parse {str(text).strip()!r} (expected key = value)"
     return str(error).splitlines()[0]

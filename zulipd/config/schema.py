@@ -52,8 +52,8 @@ class StateSection:
     dir: str = setting(
         "./var",
         Path(allow_empty=False),
-        "The state directory: the embedded PostgreSQL cluster, the generated secrets file, "
-        "saved event queues. The environment variable ZULIPD_STATE_DIR overrides it.",
+        "The state directory: the embedded PostgreSQL cluster and the generated secrets file. "
+        "The environment variable ZULIPD_STATE_DIR overrides it.",
     )
 
 

@@ -131,6 +131,11 @@ class ZulipdService(service.Service):
             except Exception:
                 log.failure("Error while stopping the {stage}", stage=stage.name)
         log.info("zulipd stopped")
+        # twistd re-raises the SIGTERM or SIGINT that stopped the reactor, so the
+        # process would end "killed by signal". After a clean drain the right
+        # answer is exit status 0.
+        if hasattr(self.server.reactor, "_exitSignal"):
+            self.server.reactor._exitSignal = None
 
     async def _load_secrets(self) -> None:
         self.server.secrets = load_or_create_secrets(self.server.config)

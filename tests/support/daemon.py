@@ -51,11 +51,13 @@ class ZulipdProcess:
         self.env = {**os.environ, "ZULIPD_STATE_DIR": str(self.state_dir), **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
+        self._log_offset = 0
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config_text)
         self.port = None
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115  (owned by the child until it exits)
         self.process = subprocess.Popen(
             [TWISTD, "-n", "--pidfile=", "--logger", "zulipd.logs.json_lines", "zulipd", "--config",
@@ -68,9 +70,13 @@ class ZulipdProcess:
         log.close()
 
     def events(self) -> list[dict[str, Any]]:
+        """This run's log events (earlier runs with the same log file are skipped)."""
         events = []
         if self.log_path.exists():
-            for line in self.log_path.read_text(errors="replace").splitlines():
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_offset)
+                text = log.read().decode("utf-8", "replace")
+            for line in text.splitlines():
                 try:
                     events.append(json.loads(line))
                 except ValueError:
@@ -103,7 +109,12 @@ class ZulipdProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.messages()[-lines:])
+        shown = []
+        for event in self.events()[-lines:]:
+            shown.append(str(event.get("message", "")))
+            if event.get("traceback"):
+                shown.append(str(event["traceback"]))
+        return "\n".join(shown)
 
     def signal(self, signum: int) -> None:
         assert self.process is not None

@@ -140,11 +140,18 @@ def reachable_by(account: Account | None, path: str) -> bool:
 
 
 def _process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (exited, not yet reaped by its parent) does not."""
     try:
         os.kill(pid, 0)
     except OSError as exc:
-        return exc.errno == errno.EPERM
-    return True
+        if exc.errno != errno.EPERM:
+            return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat_file:
+            state = stat_file.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def _postmaster_pid(data_dir: str) -> int | None:
@@ -175,15 +182,16 @@ def _postmaster_socket_dir(data_dir: str) -> str:
 
 
 def _owned_by_zulipd(pid: int) -> bool:
-    """Whether the server's parent is a live zulipd process (not init or a subreaper)."""
+    """Whether the server's parent is a live ``twistd zulipd`` or ``zulipd-admin`` process."""
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8") as stat_file:
             parent = int(stat_file.read().rsplit(")", 1)[1].split()[1])
         with open(f"/proc/{parent}/cmdline", "rb") as cmdline_file:
-            command = cmdline_file.read().replace(b"\0", b" ")
+            arguments = [argument.decode("utf-8", "replace") for argument in cmdline_file.read().split(b"\0")]
     except (OSError, ValueError, IndexError):
         return False
-    return parent > 1 and b"zulipd" in command
+    programs = {os.path.basename(argument) for argument in arguments}
+    return parent > 1 and ("zulipd-admin" in programs or ("twistd" in programs and "zulipd" in arguments))
 
 
 class _CollectOutput(protocol.ProcessProtocol):

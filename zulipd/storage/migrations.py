@@ -38,7 +38,11 @@ class Migration:
 
 def load_migrations(directory: str = SCHEMA_DIR) -> list[Migration]:
     migrations = []
-    for file_name in sorted(os.listdir(directory)):
+    try:
+        file_names = sorted(os.listdir(directory))
+    except OSError as error:
+        raise MigrationError(f"cannot read the migrations in {directory}: {error.strerror}") from None
+    for file_name in file_names:
         if not file_name.endswith(".sql"):
             continue
         match = _FILE_NAME.match(file_name)

@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
-INSTALL_INPUTS := setup.cfg pyproject.toml constraints.txt build_backend/zulipd_build.py
+INSTALL_INPUTS := setup.cfg pyproject.toml constraints.txt build_backend/zulipd_build.py twisted/plugins/zulipd_plugin.py
 
-.PHONY: run test lint typecheck unit clean
+.PHONY: run test clean
 
 run: $(VENV)/.installed-run
 	$(BIN)/twistd -n --pidfile= zulipd $(ARGS)

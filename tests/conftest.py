@@ -96,7 +96,7 @@ async def db_pool(database_dsn: str) -> AsyncIterator[DatabasePool]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """A Redis URL whose database number belongs to this pytest-xdist worker."""
+    """A Redis URL; unless ZULIPD_TEST_REDIS_URL names one, its database number is this xdist worker's own."""
     database = redis_support.worker_database_number()
     configured = os.environ.get("ZULIPD_TEST_REDIS_URL")
     if configured:

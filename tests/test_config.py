@@ -190,3 +190,15 @@ def test_an_unreadable_secrets_file_is_a_config_error(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, f"[secrets]\nfile = {path}\n"), {})
     with pytest.raises(ConfigError, match="cannot read the secrets file"):
         load_or_create_secrets(config)
+
+
+def test_an_unknown_variable_for_a_known_section_is_an_error(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, ""), {"ZULIPD_DATABASE_URI": "postgresql://x/y"})
+    assert message.startswith("environment variable ZULIPD_DATABASE_URI: [database] has no such key (known keys: url,")
+    # Variables outside the configuration's sections are not ours to judge.
+    load_config(write(tmp_path, ""), {"ZULIPD_TEST_DATABASE_URL": "x", "ZULIPD_CONFIGURATION": "y"})
+
+
+def test_only_equals_separates_key_and_value(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, "[server]\nlisten: tcp:9991\n"))
+    assert "line 2: cannot parse 'listen: tcp:9991' (expected key = value)" in message

@@ -407,3 +407,34 @@ def test_check_config_accepts_a_good_file(workspace: Workspace) -> None:
     assert result.returncode == 0, output
     assert [line for line in output.splitlines() if line.strip()] == [f"zulipd: the configuration is valid ({path})"]
     assert not (workspace.root / "var").exists(), "--check-config must not start anything"
+
+
+@pytest.mark.e2e
+def test_two_daemons_cannot_share_a_state_directory(workspace: Workspace) -> None:
+    first = workspace.daemon()
+    first.start()
+    base_url = first.wait_ready()
+    second = ZulipdProcess(str(workspace.root / "zulipd"), CONFIG)
+    second.start()
+    status = wait_for_exit(second, SELF_EXIT_TIMEOUT)
+    assert status == 1
+    assert any(
+        f"another zulipd process (pid {first.process.pid if first.process else '?'})" in message
+        for message in second.messages()
+    ), second.log_tail()
+    assert_healthy(base_url)  # the first is untouched
+
+
+@pytest.mark.e2e
+def test_losing_the_embedded_postgres_stops_zulipd_with_a_reason(workspace: Workspace) -> None:
+    daemon = workspace.daemon()
+    daemon.start()
+    daemon.wait_ready()
+    data_dir = workspace.data_dir()
+    postmaster = int(postmaster_lines(data_dir)[0])
+    os.kill(postmaster, signal.SIGKILL)
+    status = wait_for_exit(daemon, SELF_EXIT_TIMEOUT)
+    assert status == 1
+    assert any("zulipd is stopping: the embedded PostgreSQL exited unexpectedly" in m for m in daemon.messages())
+    if not wait_until(lambda: not postgres_processes(data_dir), 10.0):
+        assert_no_postgres_left(data_dir)

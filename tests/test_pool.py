@@ -169,3 +169,34 @@ async def test_start_fails_clearly_when_the_database_does_not_exist(postgres_adm
     pool = DatabasePool(with_database(postgres_admin_dsn, "zulipd_no_such_database"), 2, reactor)
     with pytest.raises(DatabaseUnavailable, match="zulipd_no_such_database"):
         await pool.start()
+
+
+@async_test
+async def test_a_serialization_failure_is_an_sql_error_not_a_lost_connection(db_pool: DatabasePool) -> None:
+    async def conflict(txn: Transaction) -> None:
+        await txn.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        await txn.execute("DO $$ BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = 'serialization_failure'; END $$")
+
+    with pytest.raises(psycopg2.errors.SerializationFailure):
+        await db_pool.run_interaction("conflict", conflict)
+    # The connection was healthy and stays in the pool: every connection answers at once.
+    results = await defer.gatherResults(
+        [defer.ensureDeferred(db_pool.fetch_all("after", "SELECT 1")) for _ in range(db_pool.size)]
+    )
+    assert results == [[(1,)]] * db_pool.size
+    assert db_pool.idle_count == db_pool.size
+
+
+@async_test
+async def test_start_gives_up_on_a_server_that_never_answers() -> None:
+    from twisted.internet.endpoints import TCP4ServerEndpoint
+    from twisted.internet.protocol import Factory, Protocol
+
+    silent = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(Factory.forProtocol(Protocol))
+    try:
+        dsn = f"host=127.0.0.1 port={silent.getHost().port} dbname=x user=x"
+        pool = DatabasePool(dsn, 2, reactor, connect_timeout=0.3)
+        with pytest.raises(DatabaseUnavailable, match=r"did not answer within 0\.3 s"):
+            await pool.start()
+    finally:
+        await silent.stopListening()

@@ -31,14 +31,19 @@ async def test_the_test_redis_answers_set_get_and_expiry(redis_url: str) -> None
         await connection.disconnect()
 
 
-def test_a_private_redis_server_starts_answers_and_stops(tmp_path: object) -> None:
+def test_a_private_redis_server_starts_answers_and_stops() -> None:
+    import shutil
+
     from tests.support.daemon import reachable_temporary_directory
     from tests.support.redis import PrivateRedis, answers_ping
 
     directory = reachable_temporary_directory("zulipd-test-private-redis-")
-    server = PrivateRedis(directory)
     try:
-        assert answers_ping("127.0.0.1", server.port)
+        server = PrivateRedis(directory)
+        try:
+            assert answers_ping("127.0.0.1", server.port)
+        finally:
+            server.stop()
+        assert not answers_ping("127.0.0.1", server.port)
     finally:
-        server.stop()
-    assert not answers_ping("127.0.0.1", server.port)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -20,7 +20,7 @@ class Server:
     ``None`` until it has.
     """
 
-    def __init__(self, config: Config, reactor: Any) -> None:
+    def __init__(self, config: Config, reactor: Any, *, share_embedded_database: bool = False) -> None:
         self.config = config
         self.reactor = reactor
         self.clock: IReactorTime = reactor
@@ -34,6 +34,7 @@ class Server:
                 config.state.dir,
                 configured_bindir=config.database.embedded_bindir,
                 configured_user=config.database.embedded_user,
+                share_running_server=share_embedded_database,
             )
 
     def make_pool(self, dsn: str) -> DatabasePool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -64,11 +65,13 @@ class ZulipdService(service.Service):
         self.ports: list[IListeningPort] = []
         self._started: list[Stage] = []
         self._starting: defer.Deferred[None] | None = None
+        self._current: Stage | None = None
         self.ready: defer.Deferred[None] = defer.Deferred()
         config = server.config
         self.stages = [Stage("secrets", self._load_secrets)]
         embedded = server.embedded_postgres
         if embedded is not None:
+            embedded.on_unexpected_exit = self._fatal
             self.stages.append(
                 Stage("embedded PostgreSQL", self._start_embedded_postgres, lambda: embedded.stop(5.0), 6.0)
             )
@@ -80,31 +83,40 @@ class ZulipdService(service.Service):
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
+        reactor: Any = self.server.reactor
+        # A closed terminal (SIGHUP) stops zulipd in order, as SIGTERM does.
+        signal.signal(signal.SIGHUP, lambda signum, frame: reactor.callFromThread(reactor.stop))
         self._starting = defer.Deferred.fromCoroutine(self._start())
 
     async def _start(self) -> None:
         for stage in self.stages:
+            self._current = stage
             try:
                 await stage.start()
             except STARTUP_ERRORS as error:
-                self._fail(f"{stage.name}: {error}")
+                self._fatal(f"{stage.name}: {error}")
                 return
             except defer.CancelledError:
                 return
             except Exception:
                 log.failure("Unexpected error while starting the {stage}", stage=stage.name)
-                self._fail(f"{stage.name}: unexpected error (see the traceback above)")
+                self._fatal(f"{stage.name}: unexpected error (see the traceback above)")
                 return
             self._started.append(stage)
+        self._current = None
         log.info("zulipd is ready")
         self.ready.callback(None)
 
-    def _fail(self, reason: str) -> None:
-        log.critical("zulipd cannot start: {reason}", reason=reason)
+    def _fatal(self, reason: str) -> None:
+        """Stop zulipd with exit status 1, for a failed start or a lost embedded database."""
+        if self.ready.called:
+            log.critical("zulipd is stopping: {reason}", reason=reason)
+        else:
+            log.critical("zulipd cannot start: {reason}", reason=reason)
+            self.ready.errback(StartupError(reason))
+            self.ready.addErrback(lambda _: None)
         # twistd has no way to report a failure as the exit status; do it at exit.
         atexit.register(_exit_with_status, 1)
-        self.ready.errback(StartupError(reason))
-        self.ready.addErrback(lambda _: None)
         reactor: Any = self.server.reactor
         if reactor.running:
             reactor.stop()
@@ -116,6 +128,9 @@ class ZulipdService(service.Service):
     async def _stop(self) -> None:
         if self._starting is not None and not self._starting.called:
             self._starting.cancel()
+            # The stage that was starting may have begun something (a server process).
+            if self._current is not None and self._current not in self._started:
+                self._started.append(self._current)
         while self._started:
             stage = self._started.pop()
             if stage.stop is None:

@@ -52,7 +52,7 @@ def with_database(command: Callable[[Any, argparse.Namespace], Awaitable[int]]) 
 
         async def main(reactor: Any) -> None:
             nonlocal status
-            server = Server(config, reactor)
+            server = Server(config, reactor, share_embedded_database=True)
             embedded = server.embedded_postgres
             try:
                 dsn = await embedded.start() if embedded is not None else config.database.url

@@ -11,6 +11,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from zulipd.app.response import json_error, json_success
+from zulipd.storage.health import check_database
 from zulipd.storage.pool import DatabaseUnavailable
 
 if TYPE_CHECKING:
@@ -37,9 +38,12 @@ class WebApp:
         try:
             if pool is None:
                 raise DatabaseUnavailable("the database is not connected")
-            checking = defer.ensureDeferred(pool.fetch_all("health", "SELECT 1"))
+            checking = defer.ensureDeferred(check_database(pool))
             await checking.addTimeout(HEALTH_CHECK_TIMEOUT, self.server.reactor)
         except defer.TimeoutError:
+            log.warn(
+                "Health check failed: the database did not answer within {timeout:g} s", timeout=HEALTH_CHECK_TIMEOUT
+            )
             return json_error(
                 request, f"The database did not answer within {HEALTH_CHECK_TIMEOUT:g} s", "SERVER_NOT_READY", 500
             )

@@ -54,6 +54,13 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
     else:
         source = None
     for section, section_class in SECTIONS.items():
+        known = {env_name(section, field.name) for field in dataclasses.fields(section_class)}
+        prefix = env_name(section, "")
+        for name in environ:
+            # A typo such as ZULIPD_DATABASE_URI must not be silently ignored.
+            if name.startswith(prefix) and name not in known:
+                keys = ", ".join(field.name for field in dataclasses.fields(section_class))
+                raise ConfigError(f"environment variable {name}: [{section}] has no such key (known keys: {keys})")
         for field in dataclasses.fields(section_class):
             name = env_name(section, field.name)
             if name in environ:
@@ -84,6 +91,7 @@ def _read_ini(path: str) -> list[tuple[str, str, str]]:
         strict=True,
         default_section="\x00no default section",
         empty_lines_in_values=False,
+        delimiters=("=",),
     )
     try:
         with open(path, encoding="utf-8") as config_file:

@@ -28,7 +28,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psycopg2
@@ -61,18 +61,19 @@ class Account:
     gid: int
 
 
-def find_server_binaries(configured: str) -> str:
-    """The directory holding ``postgres`` and ``initdb``."""
+def server_major_version(bindir: str) -> str | None:
+    """The major version of the ``postgres`` in ``bindir``, e.g. "15"."""
+    try:
+        output = subprocess.run(
+            [os.path.join(bindir, "postgres"), "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"\(PostgreSQL\) (\d+)", output)
+    return match.group(1) if match else None
 
-    def usable(directory: str) -> bool:
-        return all(os.access(os.path.join(directory, name), os.X_OK) for name in ("postgres", "initdb"))
 
-    if configured:
-        if not usable(configured):
-            raise EmbeddedPostgresError(
-                f"[database] embedded_bindir {configured} does not hold executable postgres and initdb"
-            )
-        return configured
+def _candidate_bindirs() -> list[str]:
     candidates: list[str] = []
     try:
         output = subprocess.run(
@@ -89,12 +90,42 @@ def find_server_binaries(configured: str) -> str:
     spec = importlib.util.find_spec("pgserver")
     if spec is not None and spec.submodule_search_locations:
         candidates += [os.path.join(location, "pginstall", "bin") for location in spec.submodule_search_locations]
-    for candidate in candidates:
-        if candidate and usable(candidate):
+    return [candidate for candidate in candidates if candidate]
+
+
+def find_server_binaries(configured: str, cluster_major: str | None = None) -> str:
+    """The directory holding ``postgres`` and ``initdb``.
+
+    An existing cluster can only be run by the major version that created it
+    (its ``PG_VERSION``), so that version is preferred over any newer one.
+    """
+
+    def usable(directory: str) -> bool:
+        return all(os.access(os.path.join(directory, name), os.X_OK) for name in ("postgres", "initdb"))
+
+    if configured:
+        if not usable(configured):
+            raise EmbeddedPostgresError(
+                f"[database] embedded_bindir {configured} does not hold executable postgres and initdb"
+            )
+        candidates = [configured]
+    else:
+        candidates = [candidate for candidate in _candidate_bindirs() if usable(candidate)]
+    if not candidates:
+        raise EmbeddedPostgresError(
+            "no PostgreSQL server binaries found: install PostgreSQL (apt-get install postgresql) "
+            "or the pgserver package, or set [database] url"
+        )
+    if cluster_major is None:
+        return candidates[0]
+    found = [(candidate, server_major_version(candidate)) for candidate in candidates]
+    for candidate, major in found:
+        if major == cluster_major:
             return candidate
+    described = ", ".join(f"{major or '?'} in {candidate}" for candidate, major in found)
     raise EmbeddedPostgresError(
-        "no PostgreSQL server binaries found: install PostgreSQL (apt-get install postgresql) "
-        "or the pgserver package, or set [database] url"
+        f"the embedded cluster was created by PostgreSQL {cluster_major}, and no PostgreSQL {cluster_major} "
+        f"server binaries were found (found: {described}); install them or set [database] embedded_bindir"
     )
 
 
@@ -162,6 +193,14 @@ def _postmaster_pid(data_dir: str) -> int | None:
         return None
 
 
+def _cluster_major_version(data_dir: str) -> str | None:
+    try:
+        with open(os.path.join(data_dir, "PG_VERSION"), encoding="utf-8") as version_file:
+            return version_file.read().strip() or None
+    except OSError:
+        return None
+
+
 def _postmaster_lines(data_dir: str) -> list[str]:
     """postmaster.pid: pid, data dir, start time, port, socket dir, listen address, shm key, status."""
     try:
@@ -181,17 +220,19 @@ def _postmaster_socket_dir(data_dir: str) -> str:
     return lines[4].strip() if len(lines) >= 5 else ""
 
 
-def _owned_by_zulipd(pid: int) -> bool:
-    """Whether the server's parent is a live ``twistd zulipd`` or ``zulipd-admin`` process."""
+def _zulipd_owner(pid: int) -> int | None:
+    """The live ``twistd zulipd`` or ``zulipd-admin`` process that started server ``pid``, if any."""
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8") as stat_file:
             parent = int(stat_file.read().rsplit(")", 1)[1].split()[1])
         with open(f"/proc/{parent}/cmdline", "rb") as cmdline_file:
             arguments = [argument.decode("utf-8", "replace") for argument in cmdline_file.read().split(b"\0")]
     except (OSError, ValueError, IndexError):
-        return False
+        return None
     programs = {os.path.basename(argument) for argument in arguments}
-    return parent > 1 and ("zulipd-admin" in programs or ("twistd" in programs and "zulipd" in arguments))
+    if parent > 1 and ("zulipd-admin" in programs or ("twistd" in programs and "zulipd" in arguments)):
+        return parent
+    return None
 
 
 class _CollectOutput(protocol.ProcessProtocol):
@@ -210,9 +251,11 @@ class _CollectOutput(protocol.ProcessProtocol):
 class _ServerProtocol(protocol.ProcessProtocol):
     """Forwards the server's log lines and reports its exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_unexpected_exit: Callable[[str], None] | None) -> None:
         self.ended: defer.Deferred[None] = defer.Deferred()
         self.has_ended = False
+        self.stopping = False
+        self._on_unexpected_exit = on_unexpected_exit
         self.recent_lines: list[str] = []
         self._partial = b""
 
@@ -231,6 +274,11 @@ class _ServerProtocol(protocol.ProcessProtocol):
     def processEnded(self, reason: Failure) -> None:
         self.has_ended = True
         self.ended.callback(None)
+        if not self.stopping and self._on_unexpected_exit is not None:
+            last = self.recent_lines[-1] if self.recent_lines else "no output"
+            self._on_unexpected_exit(
+                f"the embedded PostgreSQL exited unexpectedly ({reason.getErrorMessage()}): {last}"
+            )
 
 
 class EmbeddedPostgres:
@@ -244,13 +292,20 @@ class EmbeddedPostgres:
         configured_bindir: str = "",
         configured_user: str = "",
         start_timeout: float = 60.0,
+        share_running_server: bool = False,
+        on_unexpected_exit: Callable[[str], None] | None = None,
     ) -> None:
+        """``share_running_server``: use a server that a live zulipd already runs on
+        this state directory (for zulipd-admin) rather than refusing to start.
+        ``on_unexpected_exit`` is told when the server dies while in use."""
         self._reactor = reactor
         self._clock = clock
         self._state_dir = state_dir
         self._configured_bindir = configured_bindir
         self._configured_user = configured_user
         self._start_timeout = start_timeout
+        self._share_running_server = share_running_server
+        self.on_unexpected_exit = on_unexpected_exit
         self._process: IProcessTransport | None = None
         self._protocol: _ServerProtocol | None = None
         self._temporary_socket_dir: str | None = None
@@ -283,9 +338,6 @@ class EmbeddedPostgres:
     def _prepare(self) -> tuple[str, Account | None, str]:
         """Blocking set-up, run in a thread: binaries, account and directories."""
         account = server_account(self._configured_user)
-        bindir = find_server_binaries(self._configured_bindir)
-        if not reachable_by(account, os.path.join(bindir, "postgres")):
-            bindir = self._reachable_copy_of_binaries(bindir, account)
         os.makedirs(self._state_dir, exist_ok=True)
         cluster = os.path.join(self._state_dir, "postgresql")
         if os.path.exists(cluster):
@@ -320,11 +372,16 @@ class EmbeddedPostgres:
         if account is not None:
             os.chown(data_dir, account.uid, account.gid)
         os.chmod(data_dir, 0o700)
+        bindir = find_server_binaries(self._configured_bindir, _cluster_major_version(data_dir))
+        if not reachable_by(account, os.path.join(bindir, "postgres")):
+            bindir = self._reachable_copy_of_binaries(bindir, account)
         return bindir, account, cluster
 
     def _reachable_copy_of_binaries(self, bindir: str, account: Account | None) -> str:
         install_root = os.path.dirname(bindir)
-        digest = hashlib.sha256(os.path.realpath(install_root).encode()).hexdigest()[:16]
+        # Keyed by version too, so that an upgraded package gets a fresh copy.
+        identity = f"{os.path.realpath(install_root)} {server_major_version(bindir)} {os.stat(bindir).st_mtime_ns}"
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
         target = os.path.join(RELOCATION_ROOT, f"bin-{digest}")
         if not os.path.exists(target):
             os.makedirs(RELOCATION_ROOT, mode=0o755, exist_ok=True)
@@ -381,17 +438,23 @@ class EmbeddedPostgres:
 
     async def _initdb(self, bindir: str, account: Account | None) -> None:
         log.info("Creating the embedded PostgreSQL cluster in {data_dir}", data_dir=self.data_dir)
+        if os.listdir(self.data_dir):
+            log.warn(
+                "Removing an incomplete cluster left by an interrupted first start in {data_dir}",
+                data_dir=self.data_dir,
+            )
+            await threads.deferToThread(self._empty_data_dir)
         initdb = os.path.join(bindir, "initdb")
         base = [initdb, "-D", self.data_dir, "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8"]
-        output = ""
-        for locale in (["--locale=C.UTF-8"], ["--no-locale"]):
-            code, output = await self._run(account, base + locale)
-            if code == 0:
-                return
-            # initdb leaves a partial directory behind; empty it for the retry.
+        code, output = await self._run(account, [*base, "--locale=C.UTF-8"])
+        if code != 0 and "locale" in output.lower():
+            # A system without the C.UTF-8 locale: fall back to plain C, and say so.
+            log.warn("initdb cannot use the C.UTF-8 locale; creating the cluster with the C locale")
             await threads.deferToThread(self._empty_data_dir)
-        last = output.strip().splitlines()[-1] if output.strip() else "no output"
-        raise EmbeddedPostgresError(f"initdb failed in {self.data_dir}: {last}")
+            code, output = await self._run(account, [*base, "--no-locale"])
+        if code != 0:
+            last = output.strip().splitlines()[-1] if output.strip() else "no output"
+            raise EmbeddedPostgresError(f"initdb failed in {self.data_dir}: {last}")
 
     def _empty_data_dir(self) -> None:
         for name in os.listdir(self.data_dir):
@@ -404,10 +467,11 @@ class EmbeddedPostgres:
     async def _adopt_running_server(self) -> bool:
         """Deal with a server already running on our data directory.
 
-        One owned by a live zulipd (``zulipd-admin`` while the daemon runs) is
-        shared: we use its socket and leave it running. One whose zulipd died
-        (an orphan) is stopped, so that we start afresh. Returns whether we
-        are using a server we do not own.
+        One owned by a live zulipd is shared when ``share_running_server`` is
+        set (``zulipd-admin`` while the daemon runs): we use its socket and
+        leave it running. Otherwise it is an error: two daemons cannot share a
+        state directory. One whose zulipd died (an orphan) is stopped, so that
+        we start afresh. Returns whether we use a server we do not own.
         """
         pid = _postmaster_pid(self.data_dir)
         if pid is None or not _process_alive(pid):
@@ -425,7 +489,12 @@ class EmbeddedPostgres:
             )
             os.unlink(os.path.join(self.data_dir, "postmaster.pid"))
             return False
-        if _owned_by_zulipd(pid):
+        owner = _zulipd_owner(pid)
+        if owner is not None:
+            if not self._share_running_server:
+                raise EmbeddedPostgresError(
+                    f"another zulipd process (pid {owner}) is running with the state directory {self._state_dir}"
+                )
             self.socket_dir = _postmaster_socket_dir(self.data_dir)
             log.info("Using the embedded PostgreSQL (pid {pid}) of the running zulipd", pid=pid)
             return True
@@ -456,7 +525,7 @@ class EmbeddedPostgres:
         ]  # fmt: skip
         command = self._command(account, argv)
         uid, gid = self._child_ids(account)
-        self._protocol = _ServerProtocol()
+        self._protocol = _ServerProtocol(self.on_unexpected_exit)
         self._process = self._reactor.spawnProcess(
             self._protocol, command[0], command, env=self._environment(), path="/", uid=uid, gid=gid
         )
@@ -489,6 +558,7 @@ class EmbeddedPostgres:
         process, server = self._process, self._protocol
         if process is None or server is None:
             return
+        server.stopping = True
         steps = (("INT", timeout * 0.6), ("QUIT", timeout * 0.3), ("KILL", timeout * 0.1))
         for sig, wait in steps:
             if server.has_ended:

@@ -32,6 +32,9 @@ P = ParamSpec("P")
 
 QueryParameters = Sequence[Any] | Mapping[str, Any] | None
 
+# admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now
+_SERVER_ENDED_CONNECTION = {"57P01", "57P02", "57P03"}
+
 
 class DatabaseUnavailable(Exception):
     """No working database connection could be had in time."""
@@ -39,18 +42,6 @@ class DatabaseUnavailable(Exception):
 
 class DatabaseConnectionLost(DatabaseUnavailable):
     """The connection died while a transaction ran on it; its outcome is unknown."""
-
-
-def is_connection_failure(failure: BaseException) -> bool:
-    return isinstance(
-        failure,
-        (
-            psycopg2.OperationalError,
-            psycopg2.InterfaceError,
-            reconnection.ConnectionDead,
-            txpostgres.RollbackFailed,
-        ),
-    )
 
 
 class Transaction:
@@ -79,19 +70,26 @@ class Transaction:
 
 
 class _Detector(reconnection.DeadConnectionDetector):  # type: ignore[misc]
-    """txpostgres' detector, made stoppable, and telling the pool what happens."""
+    """txpostgres' detector, made stoppable, and telling the pool what happens.
 
-    def __init__(self, clock: IReactorTime, on_death: Callable[[], None]) -> None:
-        super().__init__(reactor=clock)
+    txpostgres counts every OperationalError as a dead connection, but a
+    deadlock or a serialization failure is an OperationalError on a healthy
+    one. Here a connection is dead only when psycopg2 says it is closed.
+    """
+
+    def __init__(self, clock: IReactorTime, connection: _Connection, on_death: Callable[[], None]) -> None:
+        super().__init__(reactor=clock, deathChecker=lambda failure: connection.is_dead(failure))
         self._on_death = on_death
         self._retrying: defer.Deferred[Any] | None = None
         self._connecting = False
         self.stopped = False
+        self.was_connected = False
 
     def startReconnecting(self, failure: Failure) -> None:
         if self.stopped:
             return
-        log.warn("Database connection lost ({reason}); reconnecting", reason=failure.getErrorMessage().strip())
+        if self.was_connected:  # failures to connect at all are reported by the pool, once
+            log.warn("Database connection lost ({reason}); reconnecting", reason=_first_line(failure.value))
         self._on_death()
         call = retrying.RetryingCall(self.reconnect)
         call.reactor = self.reactor
@@ -105,6 +103,8 @@ class _Detector(reconnection.DeadConnectionDetector):  # type: ignore[misc]
 
         def done(result: object) -> object:
             self._connecting = False
+            if not isinstance(result, Failure):
+                self.was_connected = True
             return result
 
         self._connecting = True
@@ -126,6 +126,24 @@ class _Connection(txpostgres.Connection):  # type: ignore[misc]
     it instead makes the reactor call ``connectionLost``, which starts the
     detector's reconnection; the detector logs one warning.
     """
+
+    def is_broken(self) -> bool:
+        return self._connection is None or bool(self._connection.closed)
+
+    def is_dead(self, failure: Failure) -> bool:
+        """Whether ``failure`` means this connection cannot be used any more."""
+        if self.is_broken() or failure.check(reconnection.ConnectionDead, txpostgres.RollbackFailed):
+            return True
+        error = failure.value
+        if isinstance(error, psycopg2.InterfaceError):
+            return True
+        if isinstance(error, psycopg2.OperationalError):
+            # No SQLSTATE: libpq lost the connection. Class 08 and 57P0x: the
+            # server ended it. Other codes (deadlock, serialization failure,
+            # lock timeout) are errors on a healthy connection.
+            code = error.pgcode
+            return code is None or code.startswith("08") or code in _SERVER_ENDED_CONNECTION
+        return False
 
     def doRead(self) -> BaseException | None:
         try:
@@ -168,10 +186,10 @@ class DatabasePool:
         self._clock = clock
         self._connect_timeout = connect_timeout
         self._slow_transaction = slow_transaction
-        self._connections: list[txpostgres.Connection] = []
-        self._idle: collections.deque[txpostgres.Connection] = collections.deque()
-        self._busy: set[txpostgres.Connection] = set()
-        self._waiters: collections.deque[defer.Deferred[txpostgres.Connection]] = collections.deque()
+        self._connections: list[_Connection] = []
+        self._idle: collections.deque[_Connection] = collections.deque()
+        self._busy: set[_Connection] = set()
+        self._waiters: collections.deque[defer.Deferred[_Connection]] = collections.deque()
         self._closed = False
 
     @property
@@ -183,46 +201,65 @@ class DatabasePool:
         return len(self._idle)
 
     async def start(self) -> None:
-        """Open every connection. Fails only if none of them can be opened."""
+        """Open every connection. Fails only if none of them can be opened in time."""
         attempts = [self._open_connection() for _ in range(self._size)]
+        timed_out = False
+
+        def abandon_pending() -> None:
+            # An async libpq connect has no timeout of its own: a server that
+            # accepts and never answers would keep us waiting forever.
+            nonlocal timed_out
+            timed_out = True
+            for connection in self._connections:
+                if not connection.detector.was_connected and not connection.is_broken():
+                    _close_quietly(connection)
+
+        timer = self._clock.callLater(self._connect_timeout, abandon_pending)
         results = await defer.DeferredList(attempts, consumeErrors=True)
+        if timer.active():
+            timer.cancel()
         failures = [cast(Failure, result) for ok, result in results if not ok]
         if len(failures) == self._size:
             await self.close()
-            reason = failures[0].getErrorMessage().strip().splitlines()
-            raise DatabaseUnavailable(f"cannot connect to the database: {reason[0] if reason else 'unknown error'}")
+            if timed_out:
+                reason = f"the server did not answer within {self._connect_timeout:g} s"
+            else:
+                reason = _first_line(failures[0].value)
+            raise DatabaseUnavailable(f"cannot connect to the database: {reason}")
 
     def _open_connection(self) -> defer.Deferred[None]:
         connection = _Connection(reactor=self._clock)
-        detector = _Detector(self._clock, on_death=lambda: self._forget_idle(connection))
+        detector = _Detector(self._clock, connection, on_death=lambda: self._forget_idle(connection))
         detector.addRecoveryHandler(lambda: self._recovered(connection))
         connection.detector = detector
         self._connections.append(connection)
 
         def connected(_: object) -> None:
+            detector.was_connected = True
             self._release(connection)
 
         def failed(failure: Failure) -> Failure:
-            detector.checkForDeadConnection(failure)  # starts reconnecting in the background
+            detector.connectionIsDead = True
+            detector.startReconnecting(failure)  # keeps trying in the background
             return failure
 
         opening: defer.Deferred[None] = connection.connect(self._dsn)
         return opening.addCallbacks(connected, failed)
 
-    def _forget_idle(self, connection: txpostgres.Connection) -> None:
+    def _forget_idle(self, connection: _Connection) -> None:
         try:
             self._idle.remove(connection)
         except ValueError:
             pass
 
-    def _recovered(self, connection: txpostgres.Connection) -> None:
+    def _recovered(self, connection: _Connection) -> None:
         if self._closed:
             _close_quietly(connection)
             return
         log.info("Database connection recovered")
         self._release(connection)
 
-    def _release(self, connection: txpostgres.Connection) -> None:
+    def _release(self, connection: _Connection) -> None:
         self._busy.discard(connection)
         if self._closed:
             _close_quietly(connection)
@@ -238,7 +275,7 @@ class DatabasePool:
         if connection not in self._idle:
             self._idle.append(connection)
 
-    async def _acquire(self) -> txpostgres.Connection:
+    async def _acquire(self) -> _Connection:
         if self._closed:
             raise DatabaseUnavailable("the database pool is closed")
         while self._idle:
@@ -246,7 +283,7 @@ class DatabasePool:
             if not connection.detector.connectionIsDead:
                 self._busy.add(connection)
                 return connection
-        waiter: defer.Deferred[txpostgres.Connection] = defer.Deferred()
+        waiter: defer.Deferred[_Connection] = defer.Deferred()
         self._waiters.append(waiter)
         waiter.addTimeout(self._connect_timeout, self._clock)
         try:
@@ -268,10 +305,10 @@ class DatabasePool:
         The transaction commits if the interaction returns and rolls back if it
         raises. ``description`` names it in the slow-transaction log.
         """
-        started_at = self._clock.seconds()
         retries_left = self._size
         while True:
             connection = await self._acquire()
+            started_at = self._clock.seconds()
             began = False
 
             def body(cursor: Any) -> defer.Deferred[T]:
@@ -282,7 +319,7 @@ class DatabasePool:
             try:
                 result: T = await connection.runInteraction(body)
             except Exception as failure:
-                if not is_connection_failure(failure):
+                if not connection.is_dead(Failure(failure)):
                     raise
                 if not began and retries_left > 0:
                     retries_left -= 1
@@ -322,7 +359,7 @@ class DatabasePool:
         self._idle.clear()
 
 
-def _close_quietly(connection: txpostgres.Connection) -> None:
+def _close_quietly(connection: _Connection) -> None:
     if connection._connection is None:  # never connected
         return
     try:
@@ -331,7 +368,7 @@ def _close_quietly(connection: txpostgres.Connection) -> None:
         pass
 
 
-def _first_line(error: BaseException) -> str:
+def _first_line(error: BaseException | None) -> str:
     if isinstance(error, txpostgres.RollbackFailed):
         error = error.originalFailure.value
     lines = str(error).strip().splitlines()

@@ -12,7 +12,7 @@ from twisted.web._newclient import ResponseNeverReceived
 
 from tests.support.async_tests import async_test
 from tests.support.http import request, serving
-from zulipd.app.root import WebApp
+from zulipd.app.root import make_root
 from zulipd.app.site import ZulipdRequest, ZulipdSite, forwarded_client_ip
 from zulipd.config.load import load_config
 from zulipd.server import Server
@@ -136,7 +136,7 @@ def _server_with_pool(pool: DatabasePool | None) -> Server:
 
 @async_test
 async def test_health_is_200_when_the_database_answers(db_pool: DatabasePool) -> None:
-    async with serving(ZulipdSite(WebApp(_server_with_pool(db_pool)).resource(), reactor)) as url:
+    async with serving(ZulipdSite(make_root(_server_with_pool(db_pool)), reactor)) as url:
         response = await request("GET", url + "/health")
         head = await request("HEAD", url + "/health")
     assert response.status == 200
@@ -151,7 +151,7 @@ async def test_health_is_500_with_a_reason_when_the_database_is_gone(database_ds
     pool = DatabasePool(database_dsn, 1, reactor, connect_timeout=1.0)
     await pool.start()
     await pool.close()
-    async with serving(ZulipdSite(WebApp(_server_with_pool(pool)).resource(), reactor)) as url:
+    async with serving(ZulipdSite(make_root(_server_with_pool(pool)), reactor)) as url:
         response = await request("GET", url + "/health")
     assert response.status == 500
     body = response.json()

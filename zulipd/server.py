@@ -5,19 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
+from zulipd.actions.auth import Authenticator
+from zulipd.actions.realms import RealmDirectory
 from zulipd.config import Config
 from zulipd.config.secrets import Secrets
+from zulipd.ratelimit import MemoryRateLimits, RateLimitRules, RateLimits, RedisRateLimits
 from zulipd.storage.embedded import EmbeddedPostgres
 from zulipd.storage.pool import DatabasePool
+
+log = Logger()
 
 
 class Server:
     """Everything one zulipd process runs, built from its configuration.
 
     ``reactor`` is injected so that tests can pass a fake clock. Components
-    that need the service tree to have started (the database pool) are
-    ``None`` until it has.
+    that need the service tree to have started (the database pool, Redis)
+    are set when it has.
     """
 
     def __init__(self, config: Config, reactor: Any, *, share_embedded_database: bool = False) -> None:
@@ -27,6 +33,7 @@ class Server:
         self.secrets: Secrets | None = None
         self.embedded_postgres: EmbeddedPostgres | None = None
         self.db_pool: DatabasePool | None = None
+        self.redis: Any = None
         if not config.database.url:
             self.embedded_postgres = EmbeddedPostgres(
                 reactor,
@@ -36,6 +43,20 @@ class Server:
                 configured_user=config.database.embedded_user,
                 share_running_server=share_embedded_database,
             )
+        self.realms = RealmDirectory(self)
+        self.authenticator = Authenticator(self)
+        rules = RateLimitRules(
+            api_by_user=config.ratelimit.api_by_user,
+            api_by_ip=config.ratelimit.api_by_ip,
+            authenticate_by_username=config.ratelimit.authenticate_by_username,
+        )
+        self.memory_rate_limits = MemoryRateLimits(reactor)
+        self.rate_limits = RateLimits(self.memory_rate_limits, rules, reactor)
+
+    @property
+    def pool(self) -> DatabasePool:
+        assert self.db_pool is not None, "the database pool has not started"
+        return self.db_pool
 
     def make_pool(self, dsn: str) -> DatabasePool:
         self.db_pool = DatabasePool(
@@ -46,3 +67,38 @@ class Server:
             slow_transaction=self.config.database.slow_transaction,
         )
         return self.db_pool
+
+    def use_redis(self, redis: Any) -> None:
+        """Share rate-limit state through Redis from now on."""
+        self.redis = redis
+        self.rate_limits = RateLimits(RedisRateLimits(redis, self.clock), self.rate_limits.rules, self.clock)
+
+    # --- cache invalidation ----------------------------------------------
+
+    def invalidate_user(self, user_id: int) -> None:
+        self.authenticator.forget_user(user_id)
+
+    def invalidate_realm(self, realm_id: int) -> None:
+        self.realms.forget(realm_id)
+        self.authenticator.forget_realm(realm_id)
+
+    def forget_everything(self) -> None:
+        self.realms.forget()
+        self.authenticator.forget_everything()
+
+    def handle_invalidation(self, message: str) -> None:
+        """A notification from another process (or from zulipd-admin)."""
+        kind, _, value = message.partition(":")
+        if kind == "user" and value.isdigit():
+            self.invalidate_user(int(value))
+        elif kind == "realm" and value.isdigit():
+            self.invalidate_realm(int(value))
+        elif kind == "auth-attempts":
+            self.reactor.callLater(0, self._clear_auth_attempts, value)
+        else:
+            log.warn("Ignoring an unknown invalidation message {message!r}", message=message)
+
+    def _clear_auth_attempts(self, username: str) -> None:
+        from twisted.internet import defer
+
+        defer.ensureDeferred(self.rate_limits.clear_authentication_attempts(username))

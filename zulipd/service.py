@@ -17,18 +17,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from twisted.application import service
-from twisted.internet import defer, endpoints
+from twisted.internet import defer, endpoints, task
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
-from zulipd.app.root import WebApp
+from zulipd.app.root import make_root
 from zulipd.app.site import ZulipdSite
 from zulipd.config import ConfigError
 from zulipd.config.secrets import load_or_create_secrets
+from zulipd.redis import RedisUnavailable, connect_redis
 from zulipd.server import Server
 from zulipd.storage.embedded import EmbeddedPostgresError
 from zulipd.storage.migrations import MigrationError, migrate
-from zulipd.storage.pool import DatabaseUnavailable
+from zulipd.storage.notifications import InvalidationListener
+from zulipd.storage.pool import DatabaseUnavailable, Transaction
+from zulipd.storage.sessions import delete_expired_sessions_txn
 from zulipd.timing import sleep, with_timeout
 
 log = Logger()
@@ -39,7 +42,32 @@ class StartupError(Exception):
 
 
 # Errors that stop the start with a one-line reason rather than a traceback.
-STARTUP_ERRORS = (ConfigError, EmbeddedPostgresError, DatabaseUnavailable, MigrationError, StartupError)
+STARTUP_ERRORS = (
+    ConfigError,
+    EmbeddedPostgresError,
+    DatabaseUnavailable,
+    MigrationError,
+    RedisUnavailable,
+    StartupError,
+)
+HOUSEKEEPING_INTERVAL = 600.0
+
+
+async def tidy(server: Server) -> None:
+    """Periodic clean-up: idle rate-limit counters and expired sessions."""
+    longest = max((rule[0] for rules in vars(server.config.ratelimit).values() for rule in rules), default=60.0)
+    server.memory_rate_limits.forget_idle(longest)
+
+    async def delete_expired(txn: Transaction) -> int:
+        return await delete_expired_sessions_txn(txn)
+
+    try:
+        expired = await server.pool.run_interaction("delete expired sessions", delete_expired)
+    except DatabaseUnavailable as error:
+        log.warn("Housekeeping skipped: {reason}", reason=str(error))
+        return
+    if expired:
+        log.info("Deleted {count} expired sessions", count=expired)
 
 
 @dataclass
@@ -66,6 +94,7 @@ class ZulipdService(service.Service):
         self._started: list[Stage] = []
         self._starting: defer.Deferred[None] | None = None
         self._current: Stage | None = None
+        self._stopping = False
         self.ready: defer.Deferred[None] = defer.Deferred()
         config = server.config
         self.stages = [Stage("secrets", self._load_secrets)]
@@ -78,8 +107,16 @@ class ZulipdService(service.Service):
         self.stages += [
             Stage("database pool", self._start_pool, self._close_pool, 2.0),
             Stage("migrations", self._migrate),
+            Stage("invalidation listener", self._start_invalidation_listener, self._stop_invalidation_listener),
+        ]
+        if config.redis.url:
+            self.stages.append(Stage("Redis", self._connect_redis, self._disconnect_redis, 2.0))
+        self.stages += [
+            Stage("housekeeping", self._start_housekeeping, self._stop_housekeeping),
             Stage("listeners", self._listen, self._stop_listening, config.server.drain_timeout + 1.0),
         ]
+        self._listener: InvalidationListener | None = None
+        self._housekeeping: task.LoopingCall | None = None
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
@@ -109,6 +146,9 @@ class ZulipdService(service.Service):
 
     def _fatal(self, reason: str) -> None:
         """Stop zulipd with exit status 1, for a failed start or a lost embedded database."""
+        if self._stopping:
+            log.info("Ignoring, while stopping: {reason}", reason=reason)
+            return
         if self.ready.called:
             log.critical("zulipd is stopping: {reason}", reason=reason)
         else:
@@ -117,11 +157,13 @@ class ZulipdService(service.Service):
             self.ready.addErrback(lambda _: None)
         # twistd has no way to report a failure as the exit status; do it at exit.
         atexit.register(_exit_with_status, 1)
+        self._stopping = True
         reactor: Any = self.server.reactor
         if reactor.running:
             reactor.stop()
 
     def stopService(self) -> defer.Deferred[None]:
+        self._stopping = True
         super().stopService()  # type: ignore[no-untyped-call]
         return defer.Deferred.fromCoroutine(self._stop())
 
@@ -183,9 +225,43 @@ class ZulipdService(service.Service):
         assert self.server.db_pool is not None
         await migrate(self.server.db_pool)
 
+    async def _start_invalidation_listener(self) -> None:
+        config = self.server.config
+        embedded = self.server.embedded_postgres
+        dsn = embedded.dsn if embedded is not None else config.database.url
+        self._listener = InvalidationListener(
+            dsn, self.server.clock, self.server.handle_invalidation, self.server.forget_everything
+        )
+        await self._listener.start()
+
+    async def _stop_invalidation_listener(self) -> None:
+        if self._listener is not None:
+            await self._listener.stop()
+
+    async def _connect_redis(self) -> None:
+        config = self.server.config
+        self.server.use_redis(await connect_redis(config.redis.url, config.database.connect_timeout))
+        log.info("Connected to Redis; rate limits are shared through it")
+
+    async def _disconnect_redis(self) -> None:
+        if self.server.redis is not None:
+            await self.server.redis.disconnect()
+
+    async def _start_housekeeping(self) -> None:
+        self._housekeeping = task.LoopingCall(self._tidy)
+        self._housekeeping.clock = self.server.clock
+        self._housekeeping.start(HOUSEKEEPING_INTERVAL, now=False)
+
+    def _tidy(self) -> defer.Deferred[None]:
+        return defer.Deferred.fromCoroutine(tidy(self.server))
+
+    async def _stop_housekeeping(self) -> None:
+        if self._housekeeping is not None and self._housekeeping.running:
+            self._housekeeping.stop()
+
     async def _listen(self) -> None:
         config = self.server.config
-        self.site = ZulipdSite(WebApp(self.server).resource(), self.server.clock, config.loadbalancer.ips)
+        self.site = ZulipdSite(make_root(self.server), self.server.clock, config.loadbalancer.ips)
         for description in config.server.listen:
             endpoint = endpoints.serverFromString(self.server.reactor, description)
             try:

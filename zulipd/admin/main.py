@@ -3,6 +3,9 @@
     zulipd-admin generate-config          print an example zulipd.conf, from the schema
     zulipd-admin check-config [-c FILE]   validate the configuration
     zulipd-admin migrate [-c FILE]        apply pending schema migrations
+    zulipd-admin populate-dev             create Zulip's development organization and users
+    (and create-realm, list-realms, create-user, change-user-role, deactivate-user,
+    reactivate-user, regenerate-api-key, show-admins, reset-authentication-attempt-count)
 
 Commands that need the database use the configured one; with the embedded
 PostgreSQL they use the running zulipd's server, or start it for the command.
@@ -12,19 +15,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from zulipd.config import Config, ConfigError, load_config
+from zulipd.admin.runner import load_or_exit, with_database
+from zulipd.admin.users import add_user_commands
 from zulipd.config.example import render_example
-
-
-def _load(args: argparse.Namespace) -> Config:
-    try:
-        return load_config(args.config)
-    except ConfigError as error:
-        sys.stderr.write(f"zulipd-admin: {error}\n")
-        sys.exit(2)
 
 
 def generate_config(args: argparse.Namespace) -> int:
@@ -33,62 +29,24 @@ def generate_config(args: argparse.Namespace) -> int:
 
 
 def check_config(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_or_exit(args)
     sys.stdout.write(f"zulipd-admin: the configuration is valid ({config.source or 'defaults only'})\n")
     return 0
 
 
-def with_database(command: Callable[[Any, argparse.Namespace], Awaitable[int]]) -> Callable[[argparse.Namespace], int]:
-    """Run ``command(pool, args)`` on a reactor with the configured database."""
-
-    def run(args: argparse.Namespace) -> int:
-        from twisted.internet import defer, task
-
-        from zulipd.server import Server
-        from zulipd.service import STARTUP_ERRORS
-
-        config = _load(args)
-        status = 1
-
-        async def main(reactor: Any) -> None:
-            nonlocal status
-            server = Server(config, reactor, share_embedded_database=True)
-            embedded = server.embedded_postgres
-            try:
-                dsn = await embedded.start() if embedded is not None else config.database.url
-                pool = server.make_pool(dsn)
-                await pool.start()
-                try:
-                    status = await command(pool, args)
-                finally:
-                    await pool.close()
-            except STARTUP_ERRORS as error:
-                sys.stderr.write(f"zulipd-admin: {error}\n")
-            finally:
-                if embedded is not None:
-                    await embedded.stop()
-
-        try:
-            task.react(lambda reactor: defer.Deferred.fromCoroutine(main(reactor)))
-        except SystemExit as exit_:
-            if exit_.code not in (0, None):
-                return int(exit_.code) if isinstance(exit_.code, int) else 1
-        return status
-
-    return run
-
-
-@with_database
-async def migrate(pool: Any, args: argparse.Namespace) -> int:
+async def _migrate(server: Any, args: argparse.Namespace) -> int:
     from zulipd.storage.migrations import migrate as apply_migrations
 
-    applied = await apply_migrations(pool)
+    applied = await apply_migrations(server.pool)
     if applied:
         for migration in applied:
             sys.stdout.write(f"applied {migration.version:04d}_{migration.name}\n")
     else:
         sys.stdout.write("the database schema is up to date\n")
     return 0
+
+
+migrate = with_database(_migrate, needs_current_schema=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("generate-config", generate_config, "Print an example configuration file, generated from the schema.")
     add("check-config", check_config, "Validate the configuration and exit.")
     add("migrate", migrate, "Apply pending database schema migrations.")
+    add_user_commands(add)
     return parser
 
 

@@ -92,6 +92,15 @@ class ZulipdRequest(server.Request):
         self.notifyFinish().addBoth(lambda _: site.request_finished(self))
         super().process()  # type: ignore[no-untyped-call]
 
+    def header(self, name: str) -> str | None:
+        """A request header as text (HTTP headers are Latin-1)."""
+        value = self.requestHeaders.getRawHeaders(name.encode("ascii"))
+        return value[-1].decode("latin-1") if value else None
+
+    def cookie(self, name: bytes) -> str | None:
+        value = self.received_cookies.get(name)
+        return value.decode("latin-1") if value is not None else None
+
     @property
     def client_ip(self) -> str:
         return str(getattr(self.getClientAddress(), "host", ""))  # type: ignore[no-untyped-call]

@@ -14,9 +14,12 @@ from typing import Any
 from zulipd.config.types import (
     DatabaseUrl,
     Endpoints,
+    HostPort,
     Integer,
     Networks,
     Path,
+    RateRules,
+    RedisUrl,
     Seconds,
     SettingType,
     Text,
@@ -37,6 +40,18 @@ class ServerSection:
         Endpoints(),
         "Where zulipd accepts HTTP connections. Several endpoints may be given. "
         "For TLS use ssl:PORT:privateKey=KEY.pem:certKey=CERT.pem (see docs/tls.md).",
+    )
+    external_host: str = setting(
+        "127.0.0.1:9991",
+        HostPort(),
+        "The host (and port) clients use to reach zulipd. Organizations live at subdomains of it; "
+        "the one named by root_realm is also served at this host itself.",
+    )
+    root_realm: str = setting(
+        "zulip",
+        Text(),
+        "The organization (its subdomain, as created by zulipd-admin create-realm) served at external_host "
+        "itself. zulipd-admin populate-dev creates the organization zulip.",
     )
     drain_timeout: float = setting(
         5.0,
@@ -105,6 +120,48 @@ class DatabaseSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class AuthSection:
+    """Passwords and browser sessions."""
+
+    password_min_length: int = setting(6, Integer(1, 100), "The shortest password zulipd accepts.")
+    password_hash_rounds: int = setting(
+        12,
+        Integer(4, 20),
+        "bcrypt's cost factor: each step doubles the work of checking a password (12 takes about 0.3 s).",
+    )
+    session_days: int = setting(14, Integer(1, 365), "How long a browser session lasts, in days.")
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisSection:
+    """Redis joins several zulipd processes into one deployment."""
+
+    url: str = setting(
+        "",
+        RedisUrl(),
+        "The Redis server shared by every zulipd process, e.g. redis://127.0.0.1:6379/0. "
+        "Empty: no Redis; rate limits are kept in this process's memory.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RateLimitSection:
+    """Rate limits, as WINDOW_SECONDS:MAX_CALLS rules (Zulip's defaults)."""
+
+    api_by_user: tuple[tuple[float, int], ...] = setting(
+        ((60.0, 200),), RateRules(), "Requests per authenticated user."
+    )
+    api_by_ip: tuple[tuple[float, int], ...] = setting(
+        ((60.0, 100),), RateRules(), "Unauthenticated requests per client IP address."
+    )
+    authenticate_by_username: tuple[tuple[float, int], ...] = setting(
+        ((1800.0, 5),),
+        RateRules(),
+        "Failed password logins per username; a successful login clears the count.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class LoadBalancerSection:
     """Running behind a reverse proxy or load balancer."""
 
@@ -125,6 +182,9 @@ class Config:
     secrets: SecretsSection = dataclasses.field(default_factory=SecretsSection)
     database: DatabaseSection = dataclasses.field(default_factory=DatabaseSection)
     loadbalancer: LoadBalancerSection = dataclasses.field(default_factory=LoadBalancerSection)
+    auth: AuthSection = dataclasses.field(default_factory=AuthSection)
+    redis: RedisSection = dataclasses.field(default_factory=RedisSection)
+    ratelimit: RateLimitSection = dataclasses.field(default_factory=RateLimitSection)
     # The file this configuration came from, if any.
     source: str | None = None
 
@@ -135,4 +195,7 @@ SECTIONS: dict[str, type[Any]] = {
     "secrets": SecretsSection,
     "database": DatabaseSection,
     "loadbalancer": LoadBalancerSection,
+    "auth": AuthSection,
+    "redis": RedisSection,
+    "ratelimit": RateLimitSection,
 }

@@ -154,3 +154,65 @@ class DatabaseUrl(SettingType):
             if sslmode not in _SSL_MODES:
                 raise ValueError(f"sslmode must be one of {', '.join(_SSL_MODES)}; got {sslmode!r}")
         return value
+
+
+class HostPort(SettingType):
+    """A host name or address with an optional port, as in a URL."""
+
+    description = "a host name with an optional port, e.g. chat.example.com or 127.0.0.1:9991"
+
+    def parse(self, raw: str) -> str:
+        value = raw.strip().lower()
+        if not value or "/" in value or "@" in value or " " in value:
+            raise ValueError(f"expected a host name with an optional port, got {raw.strip()!r}")
+        try:
+            port = urlsplit(f"http://{value}").port
+        except ValueError:
+            raise ValueError(f"{raw.strip()!r} has an invalid port") from None
+        if port == 0:
+            raise ValueError(f"{raw.strip()!r} has an invalid port")
+        return value
+
+
+class RateRules(SettingType):
+    """Rate-limit rules: ``window:max_calls`` pairs, e.g. ``60:200, 3600:2000``; empty disables."""
+
+    description = "rules WINDOW_SECONDS:MAX_CALLS separated by commas (empty: no limit)"
+
+    def parse(self, raw: str) -> tuple[tuple[float, int], ...]:
+        rules = []
+        for item in _LIST_SEPARATORS.split(raw.strip()):
+            if not item:
+                continue
+            window, _, max_calls = item.partition(":")
+            try:
+                rule = (float(window), int(max_calls))
+            except ValueError:
+                raise ValueError(f"{item!r} is not WINDOW_SECONDS:MAX_CALLS") from None
+            if not (0 < rule[0] <= 86400 * 7) or rule[1] < 1:
+                raise ValueError(f"{item!r}: the window must be 1 s to 7 days and the maximum at least 1")
+            rules.append(rule)
+        return tuple(sorted(rules))
+
+    def render(self, value: Any) -> str:
+        return ", ".join(f"{window:g}:{max_calls}" for window, max_calls in value)
+
+
+class RedisUrl(SettingType):
+    description = "a redis:// URL (redis://HOST:PORT/DB, with an optional password), or empty for none"
+
+    def parse(self, raw: str) -> str:
+        value = raw.strip()
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "unix"):
+            raise ValueError(f"expected a redis:// or unix:// URL, got scheme {parts.scheme or '(none)'!r}")
+        try:
+            parts.port  # noqa: B018  (validates the port)
+        except ValueError:
+            raise ValueError("the URL has an invalid port") from None
+        database = parts.path.strip("/") if parts.scheme == "redis" else ""
+        if database and not database.isdigit():
+            raise ValueError(f"the database must be a number, got {database!r}")
+        return value

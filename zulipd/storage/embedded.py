@@ -412,9 +412,13 @@ class EmbeddedPostgres:
     def _command(self, account: Account | None, argv: Sequence[str]) -> list[str]:
         """Run ``argv`` as the server account, dying with us where setpriv allows."""
         setpriv = shutil.which("setpriv")
+        # A session of its own: a Ctrl-C in zulipd's terminal is for zulipd,
+        # which then stops the server in order.
+        setsid = shutil.which("setsid")
+        session = [setsid] if setsid else []
         if setpriv is None:
-            return list(argv)
-        wrapper = [setpriv]
+            return [*session, *argv]
+        wrapper = [*session, setpriv]
         if account is not None:
             wrapper += [f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups"]
         return [*wrapper, "--pdeathsig=INT", "--", *argv]
@@ -532,8 +536,13 @@ class EmbeddedPostgres:
 
     async def _wait_until_ready(self) -> None:
         server = self._protocol
+        # The server we spawned must be the one the lock file names: a file left
+        # by a server killed with SIGKILL still says "ready".
+        expected_pid = self._process.pid if self._process is not None else None
         deadline = self._clock.seconds() + self._start_timeout
-        while not _postmaster_ready(self.data_dir):
+        while not _postmaster_ready(self.data_dir) or (
+            expected_pid is not None and _postmaster_pid(self.data_dir) != expected_pid
+        ):
             if server is not None and server.has_ended:
                 last = server.recent_lines[-1] if server.recent_lines else "no output"
                 raise EmbeddedPostgresError(f"the embedded PostgreSQL exited during start: {last}")

@@ -1,0 +1,230 @@
+"""Users: /users, /users/me, /users/{id}, /users/{email}."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from zulipd.actions import users as actions
+from zulipd.app.api import ApiRequest, Payload
+from zulipd.app.params import ApiParam, Json
+from zulipd.app.routes import api
+from zulipd.errors import JsonableError
+from zulipd.models import Role, UserProfile
+from zulipd.passwords import PASSWORD_MAX_LENGTH
+
+# Who may see a user's real address, by that user's email_address_visibility.
+_EVERYONE, _MEMBERS, _ADMINS, _NOBODY, _MODERATORS = 1, 2, 3, 4, 5
+
+
+def gravatar_url(email: str, version: int) -> str:
+    digest = hashlib.md5(email.strip().lower().encode("utf-8"), usedforsecurity=False).hexdigest()
+    return f"https://secure.gravatar.com/avatar/{digest}?d=identicon&version={version}"
+
+
+def can_see_delivery_email(viewer: UserProfile, user: UserProfile) -> bool:
+    if viewer.id == user.id or viewer.is_realm_admin or user.is_bot:
+        return True
+    visibility = user.settings.get("email_address_visibility", _EVERYONE)
+    if visibility == _EVERYONE:
+        return True
+    if visibility == _MEMBERS:
+        return not viewer.is_guest
+    if visibility == _MODERATORS:
+        return viewer.role <= Role.MODERATOR
+    return False
+
+
+def user_payload(viewer: UserProfile, user: UserProfile, *, client_gravatar: bool, profile_data: bool) -> Payload:
+    """A user as Zulip's ``User`` object describes it."""
+    payload: Payload = {
+        "user_id": user.id,
+        "delivery_email": user.delivery_email if can_see_delivery_email(viewer, user) else None,
+        "email": user.email,
+        "full_name": user.full_name,
+        "date_joined": user.date_joined.isoformat(),
+        "is_active": user.is_active,
+        "is_owner": user.is_owner,
+        "is_admin": user.is_realm_admin,
+        "is_guest": user.is_guest,
+        "is_bot": user.is_bot,
+        "role": int(user.role),
+        "timezone": user.timezone,
+        # With client_gravatar the client computes the Gravatar URL itself.
+        "avatar_url": None if client_gravatar and not user.is_bot else gravatar_url(user.email, user.avatar_version),
+        "avatar_version": user.avatar_version,
+    }
+    if user.is_bot:
+        payload["bot_type"] = int(user.bot_type) if user.bot_type is not None else None
+        payload["bot_owner_id"] = user.bot_owner_id
+    if profile_data:
+        payload["profile_data"] = {}
+    return payload
+
+
+@api.get("users/me")
+async def get_own_user(ctx: ApiRequest) -> Payload:
+    user = ctx.requester
+    payload = user_payload(user, user, client_gravatar=False, profile_data=True)
+    payload.pop("bot_owner_id", None)
+    payload.pop("bot_type", None)
+    # No messages are stored yet, so there is no newest message id.
+    payload["max_message_id"] = -1
+    return payload
+
+
+@api.delete("users/me")
+async def deactivate_own_user(ctx: ApiRequest) -> Payload:
+    await actions.do_deactivate_user(ctx.server, ctx.requester, ctx.requester.id)
+    return {}
+
+
+@api.get("users")
+async def get_users(
+    ctx: ApiRequest,
+    *,
+    client_gravatar: Json[bool] = True,
+    include_custom_profile_fields: Json[bool] = False,
+) -> Payload:
+    users = await actions.list_users(ctx.server, ctx.requester_realm)
+    members = [
+        user_payload(ctx.requester, user, client_gravatar=client_gravatar, profile_data=include_custom_profile_fields)
+        for user in users
+    ]
+    return {"members": members}
+
+
+@api.post("users")
+async def create_user(
+    ctx: ApiRequest,
+    *,
+    email: str,
+    password: Annotated[str, ApiParam(max_length=PASSWORD_MAX_LENGTH)],
+    full_name: str,
+) -> Payload:
+    actions.check_admin(ctx.requester)
+    user = await actions.do_create_user(
+        ctx.server,
+        ctx.requester_realm,
+        email=email,
+        full_name=full_name,
+        password=password,
+        acting_user_id=ctx.requester.id,
+    )
+    return {"user_id": user.id}
+
+
+async def _show(
+    ctx: ApiRequest, user: UserProfile, client_gravatar: bool, include_custom_profile_fields: bool
+) -> Payload:
+    return {
+        "user": user_payload(
+            ctx.requester, user, client_gravatar=client_gravatar, profile_data=include_custom_profile_fields
+        )
+    }
+
+
+@api.get("users/{user_id}")
+async def get_user(
+    ctx: ApiRequest,
+    *,
+    user_id: int,
+    client_gravatar: Json[bool] = True,
+    include_custom_profile_fields: Json[bool] = False,
+) -> Payload:
+    user = await actions.get_user(ctx.server, ctx.requester_realm, user_id)
+    return await _show(ctx, user, client_gravatar, include_custom_profile_fields)
+
+
+@api.get("users/{email}")
+async def get_user_by_email(
+    ctx: ApiRequest,
+    *,
+    email: str,
+    client_gravatar: Json[bool] = True,
+    include_custom_profile_fields: Json[bool] = False,
+) -> Payload:
+    user = await actions.get_user_by_email(ctx.server, ctx.requester_realm, email)
+    if not can_see_delivery_email(ctx.requester, user) and email.lower() != user.email.lower():
+        raise JsonableError("No such user")  # a hidden address must not be probed
+    return await _show(ctx, user, client_gravatar, include_custom_profile_fields)
+
+
+async def _update(
+    ctx: ApiRequest,
+    user: UserProfile,
+    full_name: str | None,
+    role: Role | None,
+    new_email: str | None,
+) -> Payload:
+    acting = ctx.requester
+    actions.check_admin(acting)
+    if role is not None:
+        actions.check_can_change_role(acting, user, role)
+        user = await actions.do_change_role(ctx.server, user, role, acting.id)
+    if full_name is not None:
+        user = await actions.do_change_full_name(ctx.server, user, full_name, acting.id)
+    if new_email is not None:
+        user = await actions.do_change_email(ctx.server, user, new_email, acting.id)
+    return {}
+
+
+@api.patch("users/{user_id}")
+async def update_user(
+    ctx: ApiRequest,
+    *,
+    user_id: int,
+    full_name: str | None = None,
+    role: Json[Role] | None = None,
+    profile_data: Json[list[dict[str, Any]]] | None = None,
+    new_email: str | None = None,
+) -> Payload:
+    if profile_data:
+        raise JsonableError("Custom profile fields are not supported by this server")
+    user = await actions.get_user(ctx.server, ctx.requester_realm, user_id)
+    return await _update(ctx, user, full_name, role, new_email)
+
+
+@api.patch("users/{email}")
+async def update_user_by_email(
+    ctx: ApiRequest,
+    *,
+    email: str,
+    full_name: str | None = None,
+    role: Json[Role] | None = None,
+    profile_data: Json[list[dict[str, Any]]] | None = None,
+    new_email: str | None = None,
+) -> Payload:
+    if profile_data:
+        raise JsonableError("Custom profile fields are not supported by this server")
+    user = await actions.get_user_by_email(ctx.server, ctx.requester_realm, email)
+    return await _update(ctx, user, full_name, role, new_email)
+
+
+@api.delete("users/{user_id}")
+async def deactivate_user(
+    ctx: ApiRequest,
+    *,
+    user_id: int,
+    deactivation_notification_comment: Annotated[str, ApiParam(max_length=2000)] | None = None,
+) -> Payload:
+    user = await actions.get_user(ctx.server, ctx.requester_realm, user_id)
+    if user.is_bot:
+        raise JsonableError("No such user")
+    actions.check_can_deactivate(ctx.requester, user)
+    await actions.do_deactivate_user(ctx.server, user, ctx.requester.id)
+    return {}
+
+
+@api.post("users/{user_id}/reactivate")
+async def reactivate_user(ctx: ApiRequest, *, user_id: int) -> Payload:
+    actions.check_admin(ctx.requester)
+    user = await actions.get_user(ctx.server, ctx.requester_realm, user_id)
+    await actions.do_reactivate_user(ctx.server, user, ctx.requester.id)
+    return {}
+
+
+@api.post("users/me/api_key/regenerate")
+async def regenerate_own_api_key(ctx: ApiRequest) -> Payload:
+    user = await actions.do_regenerate_api_key(ctx.server, ctx.requester, ctx.requester.id)
+    return {"api_key": user.api_key}

@@ -1,0 +1,46 @@
+"""Connecting to the deployment's Redis (``[redis] url``) with txredisapi."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import txredisapi
+from twisted.internet import defer
+
+
+class RedisUnavailable(Exception):
+    """Redis cannot be reached. ``str()`` is one line for the operator."""
+
+
+async def connect_redis(url: str, timeout: float, pool_size: int = 4) -> Any:
+    """A txredisapi connection pool that reconnects by itself after losing Redis."""
+    parts = urlsplit(url)
+    password = unquote(parts.password) if parts.password else None
+    try:
+        if parts.scheme == "unix":
+            connecting = txredisapi.UnixConnectionPool(
+                parts.path, poolsize=pool_size, password=password, replyTimeout=timeout
+            )
+        else:
+            database = int(parts.path.strip("/") or 0)
+            connecting = txredisapi.ConnectionPool(
+                parts.hostname or "127.0.0.1",
+                parts.port or 6379,
+                dbid=database,
+                poolsize=pool_size,
+                password=password,
+                connectTimeout=timeout,
+                replyTimeout=timeout,
+            )
+        connection = await defer.Deferred.addTimeout(connecting, timeout, _reactor())
+        await connection.ping()
+    except Exception as error:
+        raise RedisUnavailable(f"cannot connect to Redis at {parts.hostname or parts.path}: {error}") from None
+    return connection
+
+
+def _reactor() -> Any:
+    from twisted.internet import reactor
+
+    return reactor

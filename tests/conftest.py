@@ -12,6 +12,7 @@ from twisted.internet import defer, reactor
 
 from tests.support import postgres as pg
 from tests.support import redis as redis_support
+from tests.support.api import ApiHarness, start_harness, stop_harness
 from tests.support.async_tests import async_fixture
 from tests.support.daemon import reachable_temporary_directory
 from zulipd.storage.embedded import EmbeddedPostgres
@@ -112,3 +113,11 @@ def redis_url() -> Iterator[str]:
     finally:
         server.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@async_fixture
+async def api(db_pool: DatabasePool) -> AsyncIterator[ApiHarness]:
+    """zulipd's API in this process, on loopback, with Zulip's development users."""
+    harness = await start_harness(db_pool)
+    yield harness
+    await stop_harness(harness)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort
 from twisted.web.client import Agent, FileBodyProducer
@@ -44,7 +44,8 @@ class ApiHarness:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port.getHost().port}"
+        host: Any = self.port.getHost()
+        return f"http://127.0.0.1:{host.port}"
 
     def user(self, email: str) -> UserProfile:
         return self.users[email.lower()]
@@ -155,5 +156,5 @@ async def start_harness(pool: DatabasePool, **config_overrides: str) -> ApiHarne
 
 
 async def stop_harness(harness: ApiHarness) -> None:
-    await harness.port.stopListening()
+    await defer.maybeDeferred(harness.port.stopListening)
     await harness.site.drain(0)

@@ -46,7 +46,7 @@ class Slow(resource.Resource):
     def render_GET(self, request: ZulipdRequest) -> int:
         def answer() -> None:
             request.write(b"done")  # type: ignore[no-untyped-call]
-            request.finish()  # type: ignore[no-untyped-call]
+            request.finish()
 
         call = reactor.callLater(self.delay, answer)
         request.notifyFinish().addErrback(lambda _: call.cancel())

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from twisted.internet.interfaces import IReactorTime
@@ -25,6 +24,8 @@ from twisted.internet.interfaces import IReactorTime
 from zulipd.errors import RateLimited
 
 Rule = tuple[float, int]
+# More rules than this for one limit are not supported (the configuration never needs them).
+MAX_RULES = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,44 +49,69 @@ class RateLimitBackend(Protocol):
     async def clear(self, key: str) -> None: ...
 
 
-def _decide(times: Iterable[float], now: float, rules: Sequence[Rule], counting: bool) -> Decision:
-    """``times``: the key's recent call times, newest first."""
+@dataclasses.dataclass(frozen=True)
+class WindowState:
+    """One rule's view of a key: calls inside its window, and the oldest of them."""
+
+    count: int
+    oldest: float | None
+
+
+def _decide(states: Sequence[WindowState], now: float, rules: Sequence[Rule], counting: bool) -> Decision:
     limited = False
     retry_after = 0.0
     remaining = math.inf
-    limit = 0
     reset_after = 0.0
-    for window, max_calls in rules:
-        recent = [moment for moment in itertools.islice(times, max_calls) if now - moment < window]
-        if len(recent) >= max_calls:
+    longest = max(rule[0] for rule in rules)
+    limit = 0
+    for (window, max_calls), state in zip(rules, states, strict=True):
+        oldest = state.oldest if state.oldest is not None else now
+        if state.count >= max_calls:
             limited = True
-            retry_after = max(retry_after, recent[max_calls - 1] + window - now)
-        used = len(recent) + (1 if counting else 0)
-        remaining = min(remaining, max(0, max_calls - used))
-        limit = max_calls if window >= max((rule[0] for rule in rules), default=0) else limit
-        oldest = recent[-1] if recent else now
+            retry_after = max(retry_after, oldest + window - now)
+        remaining = min(remaining, max(0, max_calls - state.count - (1 if counting else 0)))
+        if window == longest:
+            limit = max(limit, max_calls)
         reset_after = max(reset_after, oldest + window - now)
     return Decision(limited, retry_after, 0 if limited else int(remaining), limit, reset_after)
 
 
 class MemoryRateLimits:
+    """Per key and rule, the times of the calls inside the rule's window, oldest on the right.
+
+    Each deque holds at most max_calls entries, and expired ones are dropped
+    from the right before every decision, so a check costs O(1) amortized.
+    """
+
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
-        # Newest call first; at most the largest max_calls times are kept per key.
-        self._calls: dict[str, collections.deque[float]] = {}
+        self._calls: dict[str, list[collections.deque[float]]] = {}
+
+    def _states(self, key: str, rules: Sequence[Rule], now: float) -> list[WindowState]:
+        windows = self._calls.get(key)
+        if windows is None or len(windows) != len(rules):
+            return [WindowState(0, None) for _ in rules]
+        states = []
+        for (window, _), calls in zip(rules, windows, strict=True):
+            while calls and now - calls[-1] >= window:
+                calls.pop()
+            states.append(WindowState(len(calls), calls[-1] if calls else None))
+        return states
 
     async def hit(self, key: str, rules: Sequence[Rule]) -> Decision:
         now = self._clock.seconds()
-        calls = self._calls.get(key)
-        decision = _decide(calls or (), now, rules, counting=True)
+        decision = _decide(self._states(key, rules, now), now, rules, counting=True)
         if not decision.limited:
-            if calls is None:
-                calls = self._calls[key] = collections.deque(maxlen=max(rule[1] for rule in rules))
-            calls.appendleft(now)
+            windows = self._calls.get(key)
+            if windows is None or len(windows) != len(rules):
+                windows = self._calls[key] = [collections.deque(maxlen=max_calls) for _, max_calls in rules]
+            for calls in windows:
+                calls.appendleft(now)
         return decision
 
     async def count(self, key: str, rules: Sequence[Rule]) -> Decision:
-        return _decide(self._calls.get(key) or (), self._clock.seconds(), rules, counting=False)
+        now = self._clock.seconds()
+        return _decide(self._states(key, rules, now), now, rules, counting=False)
 
     async def clear(self, key: str) -> None:
         self._calls.pop(key, None)
@@ -93,33 +119,44 @@ class MemoryRateLimits:
     def forget_idle(self, longest_window: float) -> None:
         """Drop keys with no call inside any window, bounding memory."""
         now = self._clock.seconds()
-        for key in [key for key, calls in self._calls.items() if not calls or now - calls[0] >= longest_window]:
+        idle = [
+            key
+            for key, windows in self._calls.items()
+            if all(not calls or now - calls[0] >= longest_window for calls in windows)
+        ]
+        for key in idle:
             del self._calls[key]
 
 
-# KEYS[1]: the key's list of call times, newest first. ARGV: now, counting (0/1), then window, max pairs.
+# One list per rule (KEYS[i]), newest call first. ARGV: now, counting (0/1), then a
+# window and max_calls per key. Expired entries are trimmed from the tail; the reply
+# is the count and oldest time of each rule before this call.
 _REDIS_SCRIPT = """
 local now = tonumber(ARGV[1])
 local counting = ARGV[2] == '1'
-local longest, largest = 0, 0
-for i = 3, #ARGV, 2 do
-  longest = math.max(longest, tonumber(ARGV[i]))
-  largest = math.max(largest, tonumber(ARGV[i + 1]))
+local reply = {}
+local limited = false
+for i = 1, #KEYS do
+  local window, max_calls = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  while true do
+    local tail = redis.call('LINDEX', KEYS[i], -1)
+    if not tail or now - tonumber(tail) < window then break end
+    redis.call('RPOP', KEYS[i])
+  end
+  local count = redis.call('LLEN', KEYS[i])
+  if count >= max_calls then limited = true end
+  reply[2 * i - 1] = count
+  reply[2 * i] = redis.call('LINDEX', KEYS[i], -1) or ''
 end
-local times = redis.call('LRANGE', KEYS[1], 0, largest - 1)
-for i = 3, #ARGV, 2 do
-  local window, max_calls = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
-  local nth = times[max_calls]
-  if nth and now - tonumber(nth) < window then
-    return times
+if counting and not limited then
+  for i = 1, #KEYS do
+    local window, max_calls = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+    redis.call('LPUSH', KEYS[i], ARGV[1])
+    redis.call('LTRIM', KEYS[i], 0, max_calls - 1)
+    redis.call('EXPIRE', KEYS[i], math.ceil(window))
   end
 end
-if counting then
-  redis.call('LPUSH', KEYS[1], ARGV[1])
-  redis.call('LTRIM', KEYS[1], 0, largest - 1)
-  redis.call('EXPIRE', KEYS[1], math.ceil(longest))
-end
-return times
+return reply
 """
 
 
@@ -131,13 +168,20 @@ class RedisRateLimits:
         self._clock = clock
         self._prefix = prefix
 
+    def _keys(self, key: str, count: int) -> list[str]:
+        return [f"{self._prefix}{key}:{index}" for index in range(count)]
+
     async def _run(self, key: str, rules: Sequence[Rule], counting: bool) -> Decision:
         now = self._clock.seconds()
         arguments: list[Any] = [repr(now), "1" if counting else "0"]
         for window, max_calls in rules:
             arguments += [repr(float(window)), str(max_calls)]
-        times = await self._redis.eval(_REDIS_SCRIPT, keys=[self._prefix + key], args=arguments)
-        return _decide([float(moment) for moment in times or ()], now, rules, counting)
+        reply = await self._redis.eval(_REDIS_SCRIPT, keys=self._keys(key, len(rules)), args=arguments)
+        states = [
+            WindowState(int(reply[2 * index]), float(reply[2 * index + 1]) if reply[2 * index + 1] != "" else None)
+            for index in range(len(rules))
+        ]
+        return _decide(states, now, rules, counting)
 
     async def hit(self, key: str, rules: Sequence[Rule]) -> Decision:
         return await self._run(key, rules, counting=True)
@@ -146,7 +190,7 @@ class RedisRateLimits:
         return await self._run(key, rules, counting=False)
 
     async def clear(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+        await self._redis.delete(*self._keys(key, MAX_RULES))
 
 
 def headers_for(decision: Decision, now: float) -> dict[str, str]:

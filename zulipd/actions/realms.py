@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from zulipd.app.site import ZulipdRequest
     from zulipd.server import Server
 
+# Host headers that name a realm are few; a bound keeps odd spellings from growing the cache.
+_MAX_HOSTS = 1000
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
@@ -45,6 +47,8 @@ class RealmDirectory:
         self._external_hostname = _hostname(self._external_host)
         self._root_realm = server.config.server.root_realm
         self._by_string_id: dict[str, Realm] = {}
+        # The same, by the exact Host header, so that a request needs one lookup.
+        self._by_host: dict[str, Realm] = {}
 
     def string_id_for_host(self, host: str) -> str | None:
         hostname = _hostname(host)
@@ -67,8 +71,16 @@ class RealmDirectory:
 
     async def for_host(self, request: ZulipdRequest) -> Realm | None:
         host = request.header("host")
-        string_id = self.string_id_for_host(host) if host else None
-        return await self.by_string_id(string_id) if string_id is not None else None
+        if not host:
+            return None
+        realm = self._by_host.get(host)
+        if realm is not None:
+            return realm
+        string_id = self.string_id_for_host(host)
+        realm = await self.by_string_id(string_id) if string_id is not None else None
+        if realm is not None and len(self._by_host) < _MAX_HOSTS:
+            self._by_host[host] = realm
+        return realm
 
     async def by_string_id(self, string_id: str) -> Realm | None:
         realm = self._by_string_id.get(string_id)
@@ -85,10 +97,14 @@ class RealmDirectory:
         """Drop one realm (or all) from the cache."""
         if realm_id is None:
             self._by_string_id.clear()
+            self._by_host.clear()
             return
         for string_id, realm in list(self._by_string_id.items()):
             if realm.id == realm_id:
                 del self._by_string_id[string_id]
+        for host, realm in list(self._by_host.items()):
+            if realm.id == realm_id:
+                del self._by_host[host]
 
 
 def check_string_id(string_id: str) -> str:

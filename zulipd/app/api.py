@@ -17,9 +17,10 @@ typed parameters, calls the handler, and writes Zulip's envelope, with
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qsl
 
@@ -51,7 +52,8 @@ Prefix = Literal["api", "json"]
 AUTHENTICATED = "authenticated"
 PUBLIC = "public"
 
-_NEVER_CACHE = b"no-cache, no-store, must-revalidate, max-age=0, private"
+_NEVER_CACHE = [b"no-cache, no-store, must-revalidate, max-age=0, private"]
+_JSON = [b"application/json"]
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 # Bodies larger than this are refused before parsing.
 MAX_FORM_BYTES = 25 * 1024 * 1024
@@ -242,6 +244,18 @@ class ApiResource(resource.Resource):
         self.router = router
         self.prefix = prefix
         self._urls = router.url_map(prefix).bind("zulipd")
+        # Matching is pure: remember recent answers (paths repeat; the bound keeps memory flat).
+        self._match = functools.lru_cache(maxsize=4096)(self._match_uncached)
+
+    def _match_uncached(self, path: str, method: str) -> tuple[int, Mapping[str, Any]] | list[str] | None:
+        """(route index, path values); the allowed methods for a 405; None for a 404."""
+        try:
+            index, values = self._urls.match(path, method)
+        except MethodNotAllowed as error:
+            return sorted(error.valid_methods or [])
+        except RouteNotFound:
+            return None
+        return int(index), values
 
     def render(self, request: ZulipdRequest) -> int:
         defer.Deferred.fromCoroutine(self._respond(request))
@@ -264,13 +278,17 @@ class ApiResource(resource.Resource):
         if request._disconnected or request.finished:
             return
         request.setResponseCode(status)
+        response_headers = request.responseHeaders
         for name, value in headers.items():
-            request.setHeader(name.encode(), value.encode())  # type: ignore[no-untyped-call]
+            response_headers.setRawHeaders(name.encode("ascii"), [value.encode("latin-1")])
         if payload is not None:
-            request.setHeader(b"Content-Type", b"application/json")  # type: ignore[no-untyped-call]
-            request.setHeader(b"Cache-Control", _NEVER_CACHE)  # type: ignore[no-untyped-call]
-            request.write(encode_json(payload))  # type: ignore[no-untyped-call]
-        request.finish()  # type: ignore[no-untyped-call]
+            body = encode_json(payload)
+            response_headers.setRawHeaders(b"Content-Type", _JSON)
+            response_headers.setRawHeaders(b"Cache-Control", _NEVER_CACHE)
+            # A known length spares the client chunked encoding.
+            response_headers.setRawHeaders(b"Content-Length", [str(len(body)).encode("ascii")])
+            request.write(body)  # type: ignore[no-untyped-call]
+        request.finish()
 
     async def _handle(
         self, request: ZulipdRequest, headers: dict[str, str]
@@ -285,13 +303,12 @@ class ApiResource(resource.Resource):
             if not allowed:
                 raise NotFound("Not Found")
             return 204, None, {"Allow": ", ".join(allowed)}
-        try:
-            index, path_values = self._urls.match(path, "GET" if method == "HEAD" else method)
-        except MethodNotAllowed as error:
-            allowed = sorted(error.valid_methods or [])
-            return 405, {"result": "error", "msg": "Method Not Allowed", "allowed_methods": allowed}, headers
-        except RouteNotFound:
-            raise NotFound("Not Found") from None
+        match = self._match(path, "GET" if method == "HEAD" else method)
+        if isinstance(match, list):
+            return 405, {"result": "error", "msg": "Method Not Allowed", "allowed_methods": match}, headers
+        if match is None:
+            raise NotFound("Not Found")
+        index, path_values = match
         route = self.router.routes[index]
         ctx = ApiRequest(
             request, self._server, self.prefix, await self._server.realms.for_host(request), files=parsed.files
@@ -306,10 +323,11 @@ class ApiResource(resource.Resource):
             headers.update(await limits.check_ip(ctx.client_ip))
         values, used = extract_parameters(route.params, parsed.body, parsed.query, path_values)
         payload = await route.handler(ctx, **values)
-        ignored = sorted(parsed.names() - used)
         response: Payload = {"result": "success", "msg": "", **payload}
-        if ignored:
-            response["ignored_parameters_unsupported"] = ignored
+        if parsed.body or parsed.query:
+            ignored = sorted(parsed.names() - used)
+            if ignored:
+                response["ignored_parameters_unsupported"] = ignored
         return 200, response, headers
 
 

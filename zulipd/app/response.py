@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from twisted.web.iweb import IRequest
 
 _NEVER_CACHE = b"no-cache, no-store, must-revalidate, max-age=0, private"
 
 
 def encode_json(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    return orjson.dumps(payload, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def json_response(request: IRequest, payload: dict[str, Any], status: int = 200) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from zulipd.passwords import PASSWORD_MAX_LENGTH
 _EVERYONE, _MEMBERS, _ADMINS, _NOBODY, _MODERATORS = 1, 2, 3, 4, 5
 
 
+@functools.lru_cache(maxsize=65536)
 def gravatar_url(email: str, version: int) -> str:
     digest = hashlib.md5(email.strip().lower().encode("utf-8"), usedforsecurity=False).hexdigest()
     return f"https://secure.gravatar.com/avatar/{digest}?d=identicon&version={version}"

@@ -192,6 +192,8 @@ class RateRules(SettingType):
             if not (0 < rule[0] <= 86400 * 7) or rule[1] < 1:
                 raise ValueError(f"{item!r}: the window must be 1 s to 7 days and the maximum at least 1")
             rules.append(rule)
+        if len(rules) > 16:
+            raise ValueError("at most 16 rules")
         return tuple(sorted(rules))
 
     def render(self, value: Any) -> str:

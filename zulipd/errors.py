@@ -6,6 +6,7 @@ Actions raise these; the HTTP layer turns them into Zulip's envelope
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 
@@ -106,7 +107,7 @@ class RateLimited(JsonableError):
         self.data["retry-after"] = retry_after
 
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(max(1, int(self.retry_after + 0.999)))}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
 class CsrfFailed(JsonableError):

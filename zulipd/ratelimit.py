@@ -51,10 +51,11 @@ class RateLimitBackend(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class WindowState:
-    """One rule's view of a key: calls inside its window, and the oldest of them."""
+    """One rule's view of a key: calls inside its window, the oldest and the newest of them."""
 
     count: int
     oldest: float | None
+    newest: float | None = None
 
 
 def _decide(states: Sequence[WindowState], now: float, rules: Sequence[Rule], counting: bool) -> Decision:
@@ -72,7 +73,12 @@ def _decide(states: Sequence[WindowState], now: float, rules: Sequence[Rule], co
         remaining = min(remaining, max(0, max_calls - state.count - (1 if counting else 0)))
         if window == longest:
             limit = max(limit, max_calls)
-        reset_after = max(reset_after, oldest + window - now)
+    # X-RateLimit-Reset: when no call is left in any window, so counted from the newest call.
+    counted = counting and not limited
+    for (window, _), state in zip(rules, states, strict=True):
+        newest = now if counted or state.newest is None else state.newest
+        if counted or state.count:
+            reset_after = max(reset_after, newest + window - now)
     return Decision(limited, retry_after, 0 if limited else int(remaining), limit, reset_after)
 
 
@@ -95,7 +101,7 @@ class MemoryRateLimits:
         for (window, _), calls in zip(rules, windows, strict=True):
             while calls and now - calls[-1] >= window:
                 calls.pop()
-            states.append(WindowState(len(calls), calls[-1] if calls else None))
+            states.append(WindowState(len(calls), calls[-1] if calls else None, calls[0] if calls else None))
         return states
 
     async def hit(self, key: str, rules: Sequence[Rule]) -> Decision:
@@ -130,7 +136,7 @@ class MemoryRateLimits:
 
 # One list per rule (KEYS[i]), newest call first. ARGV: now, counting (0/1), then a
 # window and max_calls per key. Expired entries are trimmed from the tail; the reply
-# is the count and oldest time of each rule before this call.
+# is the count, oldest and newest time of each rule before this call.
 _REDIS_SCRIPT = """
 local now = tonumber(ARGV[1])
 local counting = ARGV[2] == '1'
@@ -145,8 +151,9 @@ for i = 1, #KEYS do
   end
   local count = redis.call('LLEN', KEYS[i])
   if count >= max_calls then limited = true end
-  reply[2 * i - 1] = count
-  reply[2 * i] = redis.call('LINDEX', KEYS[i], -1) or ''
+  reply[3 * i - 2] = count
+  reply[3 * i - 1] = redis.call('LINDEX', KEYS[i], -1) or ''
+  reply[3 * i] = redis.call('LINDEX', KEYS[i], 0) or ''
 end
 if counting and not limited then
   for i = 1, #KEYS do
@@ -177,8 +184,11 @@ class RedisRateLimits:
         for window, max_calls in rules:
             arguments += [repr(float(window)), str(max_calls)]
         reply = await self._redis.eval(_REDIS_SCRIPT, keys=self._keys(key, len(rules)), args=arguments)
+        def moment(value: Any) -> float | None:
+            return float(value) if value != "" else None
+
         states = [
-            WindowState(int(reply[2 * index]), float(reply[2 * index + 1]) if reply[2 * index + 1] != "" else None)
+            WindowState(int(reply[3 * index]), moment(reply[3 * index + 1]), moment(reply[3 * index + 2]))
             for index in range(len(rules))
         ]
         return _decide(states, now, rules, counting)
@@ -190,7 +200,7 @@ class RedisRateLimits:
         return await self._run(key, rules, counting=False)
 
     async def clear(self, key: str) -> None:
-        await self._redis.delete(*self._keys(key, MAX_RULES))
+        await self._redis.delete(self._keys(key, MAX_RULES))
 
 
 def headers_for(decision: Decision, now: float) -> dict[str, str]:
@@ -239,6 +249,18 @@ class RateLimits:
 
     async def check_ip(self, ip: str) -> dict[str, str]:
         return await self._hit(f"ip:{ip}", self.rules.api_by_ip)
+
+    async def check_unknown_key_budget(self, ip: str) -> None:
+        """Raise if the address has sent too many unknown API keys, without counting one."""
+        rules = self.rules.api_by_ip
+        if rules:
+            decision = await self.backend.count(f"unknown-key:{ip}", rules)
+            if decision.limited:
+                raise RateLimitedWithHeaders(decision.retry_after, headers_for(decision, self._clock.seconds()))
+
+    async def record_unknown_key(self, ip: str) -> None:
+        if self.rules.api_by_ip:
+            await self.backend.hit(f"unknown-key:{ip}", self.rules.api_by_ip)
 
     @staticmethod
     def _username_key(username: str) -> str:

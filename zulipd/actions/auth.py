@@ -112,10 +112,14 @@ class Authenticator:
             raise Unauthorized("Invalid API key")
         user = self._by_api_key.get(api_key)
         if user is None:
-            # Unknown keys cost a query: count them against the IP's unauthenticated limit.
-            await self._server.rate_limits.check_ip(ctx.client_ip)
+            # Unknown keys cost a query, so they have a budget per address (the
+            # unauthenticated rules): an address that has used it up gets no more
+            # lookups. Valid keys are never refused by it.
+            limits = self._server.rate_limits
+            await limits.check_unknown_key_budget(ctx.client_ip)
             user = await self._server.pool.run_interaction("user by API key", get_user_by_api_key_txn, api_key)
             if user is None:
+                await limits.record_unknown_key(ctx.client_ip)
                 raise Unauthorized("Invalid API key")
             self._remember(user)
         if email.strip().lower() not in (user.delivery_email.lower(), user.email.lower()):

@@ -52,8 +52,12 @@ async def _user(server: Any, args: argparse.Namespace) -> UserProfile:
 
 def _password(args: argparse.Namespace) -> str | None:
     if getattr(args, "password_file", None):
-        with open(args.password_file, encoding="utf-8") as password_file:
-            return password_file.read().rstrip("\n")
+        try:
+            with open(args.password_file, encoding="utf-8") as password_file:
+                return password_file.read().rstrip("\n")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+            raise JsonableError(f"cannot read the password file {args.password_file}: {reason}") from None
     if getattr(args, "prompt_password", False):
         return getpass.getpass("Password: ")
     return None

@@ -184,6 +184,7 @@ class RedisRateLimits:
         for window, max_calls in rules:
             arguments += [repr(float(window)), str(max_calls)]
         reply = await self._redis.eval(_REDIS_SCRIPT, keys=self._keys(key, len(rules)), args=arguments)
+
         def moment(value: Any) -> float | None:
             return float(value) if value != "" else None
 

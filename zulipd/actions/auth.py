@@ -56,7 +56,7 @@ def session_cookie_name(secure: bool) -> bytes:
     return SECURE_SESSION_COOKIE if secure else SESSION_COOKIE
 
 
-def _hash_session_key(key: str) -> str:
+def hash_session_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
@@ -65,6 +65,8 @@ class Authenticator:
         self._server = server
         self._by_api_key: dict[str, UserProfile] = {}
         self._api_key_by_user: dict[int, str] = {}
+        # Bumped by every forget_*: a lookup that raced an invalidation must not be cached.
+        self._generation = 0
 
     # --- the cache -------------------------------------------------------
 
@@ -73,15 +75,18 @@ class Authenticator:
         self._api_key_by_user[user.id] = user.api_key
 
     def forget_user(self, user_id: int) -> None:
+        self._generation += 1
         api_key = self._api_key_by_user.pop(user_id, None)
         if api_key is not None:
             self._by_api_key.pop(api_key, None)
 
     def forget_realm(self, realm_id: int) -> None:
+        self._generation += 1
         for user in [user for user in self._by_api_key.values() if user.realm_id == realm_id]:
             self.forget_user(user.id)
 
     def forget_everything(self) -> None:
+        self._generation += 1
         self._by_api_key.clear()
         self._api_key_by_user.clear()
 
@@ -117,11 +122,13 @@ class Authenticator:
             # lookups. Valid keys are never refused by it.
             limits = self._server.rate_limits
             await limits.check_unknown_key_budget(ctx.client_ip)
+            generation = self._generation
             user = await self._server.pool.run_interaction("user by API key", get_user_by_api_key_txn, api_key)
             if user is None:
                 await limits.record_unknown_key(ctx.client_ip)
                 raise Unauthorized("Invalid API key")
-            self._remember(user)
+            if generation == self._generation:
+                self._remember(user)
         if email.strip().lower() not in (user.delivery_email.lower(), user.email.lower()):
             raise Unauthorized("Invalid API key")
         self._check_may_act(user, ctx.realm, scheme="Basic")
@@ -160,7 +167,7 @@ class Authenticator:
         realm = ctx.realm
 
         async def load(txn: Transaction) -> tuple[UserProfile, str] | None:
-            session = await get_session_txn(txn, _hash_session_key(key_text))
+            session = await get_session_txn(txn, hash_session_key(key_text))
             if session is None or realm is None:
                 return None
             user = await get_user_by_id_txn(txn, realm.id, session[0])
@@ -197,9 +204,9 @@ class Authenticator:
         csrf_token = secrets.token_urlsafe(32)
         expires = datetime.now(UTC) + timedelta(days=self._server.config.auth.session_days)
         await self._server.pool.run_interaction(
-            "create session", insert_session_txn, _hash_session_key(key), user.id, csrf_token, expires
+            "create session", insert_session_txn, hash_session_key(key), user.id, csrf_token, expires
         )
         return key, csrf_token
 
     async def end_session(self, key: str) -> None:
-        await self._server.pool.run_interaction("end session", delete_session_txn, _hash_session_key(key))
+        await self._server.pool.run_interaction("end session", delete_session_txn, hash_session_key(key))

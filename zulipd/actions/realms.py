@@ -17,6 +17,7 @@ from zulipd.storage.realms import (
     list_realms_txn,
     update_realm_txn,
 )
+from zulipd.storage.sessions import delete_realm_sessions_txn
 
 if TYPE_CHECKING:
     from zulipd.app.site import ZulipdRequest
@@ -49,6 +50,8 @@ class RealmDirectory:
         self._by_string_id: dict[str, Realm] = {}
         # The same, by the exact Host header, so that a request needs one lookup.
         self._by_host: dict[str, Realm] = {}
+        # Bumped by forget(): a lookup that raced an invalidation must not be cached.
+        self._generation = 0
 
     def string_id_for_host(self, host: str) -> str | None:
         hostname = _hostname(host)
@@ -77,16 +80,18 @@ class RealmDirectory:
         if realm is not None:
             return realm
         string_id = self.string_id_for_host(host)
+        generation = self._generation
         realm = await self.by_string_id(string_id) if string_id is not None else None
-        if realm is not None and len(self._by_host) < _MAX_HOSTS:
+        if realm is not None and generation == self._generation and len(self._by_host) < _MAX_HOSTS:
             self._by_host[host] = realm
         return realm
 
     async def by_string_id(self, string_id: str) -> Realm | None:
         realm = self._by_string_id.get(string_id)
         if realm is None:
+            generation = self._generation
             realm = await self._server.pool.run_interaction("get realm", get_realm_by_string_id_txn, string_id)
-            if realm is not None:
+            if realm is not None and generation == self._generation:
                 self._by_string_id[string_id] = realm
         return realm
 
@@ -95,6 +100,7 @@ class RealmDirectory:
 
     def forget(self, realm_id: int | None = None) -> None:
         """Drop one realm (or all) from the cache."""
+        self._generation += 1
         if realm_id is None:
             self._by_string_id.clear()
             self._by_host.clear()
@@ -188,6 +194,8 @@ def setting_value(realm: Realm, name: str) -> Any:
 async def do_set_realm_deactivated(server: Server, realm: Realm, deactivated: bool, acting_user_id: int | None) -> None:
     async def update(txn: Transaction) -> None:
         await update_realm_txn(txn, realm.id, deactivated=deactivated)
+        if deactivated:
+            await delete_realm_sessions_txn(txn, realm.id)
         await insert_audit_log_txn(
             txn,
             realm_id=realm.id,

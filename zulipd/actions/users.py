@@ -247,14 +247,20 @@ async def do_regenerate_api_key(server: Server, user: UserProfile, acting_user_i
 
 
 async def do_change_password(
-    server: Server, user: UserProfile, password: str, acting_user_id: int | None
+    server: Server,
+    user: UserProfile,
+    password: str,
+    acting_user_id: int | None,
+    keep_session_key_hash: str | None = None,
 ) -> UserProfile:
+    """Set a new password and end the user's browser sessions, except the one making the change."""
     check_password_strength(server, password)
     password_hash = await hash_password(password, server.config.auth.password_hash_rounds)
 
     async def change(txn: Transaction, current: UserProfile) -> UserProfile:
         updated = await update_user_txn(txn, current.id, password_hash=password_hash)
-        await audit_user_change(txn, current, "user_password_changed", acting_user_id)
+        ended = await delete_user_sessions_txn(txn, current.id, keep_session_key_hash)
+        await audit_user_change(txn, current, "user_password_changed", acting_user_id, sessions_ended=ended)
         return updated
 
     return await apply_user_change(server, user, "change password", change)

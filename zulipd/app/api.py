@@ -30,7 +30,7 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import IntegerConverter, Map, Rule
 
 from zulipd.app.params import ParamSpec, describe_parameters, extract_parameters
 from zulipd.app.response import encode_json
@@ -120,17 +120,35 @@ class ApiRouter:
 
     def url_map(self, prefix: Prefix) -> Map:
         rules = []
+        static_methods: dict[str, set[str]] = {}
         for index, route in enumerate(self.routes):
             if prefix == "json" and route.api_only:
                 continue
             path = "/" + _werkzeug_path(route)
             rules.append(Rule(path, methods=[route.method], endpoint=index, strict_slashes=False))
-        return Map(rules, merge_slashes=False)
+            if not _PATH_PARAMETER.search(route.template):
+                static_methods.setdefault(path, set()).add(route.method)
+        # A literal path owns every method: PATCH users/me must answer 405, not
+        # fall through to users/{email} with email "me".
+        for path, methods in static_methods.items():
+            others = sorted(ALL_METHODS - methods - ({"HEAD"} if "GET" in methods else set()))
+            rules.append(Rule(path, methods=others, endpoint=METHOD_NOT_ALLOWED, strict_slashes=False))
+        return Map(rules, merge_slashes=False, converters={"digits": AsciiDigitsConverter})
+
+
+class AsciiDigitsConverter(IntegerConverter):
+    """werkzeug's int converter matches any Unicode digit; ids are ASCII digits."""
+
+    regex = r"[0-9]+"
+
+
+ALL_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+METHOD_NOT_ALLOWED = -1
 
 
 def _werkzeug_path(route: Route) -> str:
-    """``users/{user_id}`` as werkzeug writes it: ``users/<int:user_id>``."""
-    converters = {spec.python_name: "int" if spec.annotation is int else "string" for spec in route.params}
+    """``users/{user_id}`` as werkzeug writes it: ``users/<digits:user_id>``."""
+    converters = {spec.python_name: "digits" if spec.annotation is int else "string" for spec in route.params}
 
     def rule(match: re.Match[str]) -> str:
         return f"<{converters[match.group(1)]}:{match.group(1)}>"
@@ -252,10 +270,17 @@ class ApiResource(resource.Resource):
         try:
             index, values = self._urls.match(path, method)
         except MethodNotAllowed as error:
-            return sorted(error.valid_methods or [])
+            literal = self._literal_methods(path)
+            return sorted(literal or error.valid_methods or [])
         except RouteNotFound:
             return None
+        if index == METHOD_NOT_ALLOWED:
+            return sorted(self._literal_methods(path))
         return int(index), values
+
+    def _literal_methods(self, path: str) -> set[str]:
+        methods = {route.method for route in self.router.routes if "/" + route.template.strip("/") == path.rstrip("/")}
+        return methods | ({"HEAD"} if "GET" in methods else set())
 
     def render(self, request: ZulipdRequest) -> int:
         defer.Deferred.fromCoroutine(self._respond(request))
@@ -269,7 +294,11 @@ class ApiResource(resource.Resource):
             status, payload = error.http_status, error.body()
             extra_headers.update(error.headers())
         except Exception:
-            log.failure("Unexpected error serving {method} {path}", method=request.method, path=request.path)
+            log.failure(
+                "Unexpected error serving {method} {path}",
+                method=request.method.decode("ascii", "replace"),
+                path=request.path.decode("utf-8", "replace"),
+            )
             status = 500
             payload = {"result": "error", "msg": "Internal server error", "code": "INTERNAL_SERVER_ERROR"}
         self._write(request, status, payload, extra_headers)
@@ -299,12 +328,14 @@ class ApiResource(resource.Resource):
         if method == "POST" and "method" in parsed.body:
             method = parsed.body.pop("method").upper()
         if method == "OPTIONS":
-            allowed = sorted(self._urls.allowed_methods(path))
+            match = self._match(path, "OPTIONS")
+            allowed = match if isinstance(match, list) else []
             if not allowed:
                 raise NotFound("Not Found")
             return 204, None, {"Allow": ", ".join(allowed)}
         match = self._match(path, "GET" if method == "HEAD" else method)
         if isinstance(match, list):
+            headers["Allow"] = ", ".join(match)
             return 405, {"result": "error", "msg": "Method Not Allowed", "allowed_methods": match}, headers
         if match is None:
             raise NotFound("Not Found")

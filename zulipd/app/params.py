@@ -196,7 +196,7 @@ def _convert(spec: ParamSpec, var_name: str, raw: str) -> Any:
     return value
 
 
-_ARTICLES = {int: "an integer", bool: "a boolean", str: "a string", float: "a number", list: "a list", dict: "a dict"}
+_ARTICLES = {int: "an integer", bool: "a boolean", str: "a string", float: "a float", list: "a list", dict: "a dict"}
 
 
 def check_value(var_name: str, value: Any, annotation: Any) -> Any:
@@ -218,7 +218,8 @@ def check_value(var_name: str, value: Any, annotation: Any) -> Any:
                 errors.append(error)
         raise errors[0]
     if origin is Literal:
-        if value in typing.get_args(annotation) and not isinstance(value, bool):
+        # Equal is not enough: 1.0 == 1 and True == 1, but neither is the literal 1.
+        if any(type(value) is type(option) and value == option for option in typing.get_args(annotation)):
             return value
         raise JsonableError(f"Invalid {var_name}")
     if origin is list or annotation is list:
@@ -230,7 +231,7 @@ def check_value(var_name: str, value: Any, annotation: Any) -> Any:
         if not isinstance(value, dict):
             raise JsonableError(f"{var_name} is not a dict")
         _, item_type = typing.get_args(annotation) or (str, Any)
-        return {key: check_value(f"{var_name}[{key!r}]", item, item_type) for key, item in value.items()}
+        return {key: check_value(f"{var_name}[{json.dumps(key)}]", item, item_type) for key, item in value.items()}
     if annotation is type(None):
         if value is None:
             return None
@@ -238,7 +239,7 @@ def check_value(var_name: str, value: Any, annotation: Any) -> Any:
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        raise JsonableError(f"{var_name} is not a number")
+        raise JsonableError(f"{var_name} is not a float")
     if annotation in (int, bool, str):
         if isinstance(value, annotation) and not (annotation is int and isinstance(value, bool)):
             return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from zulipd.actions.auth import hash_session_key, session_cookie_name
 from zulipd.actions.realms import do_update_realm
 from zulipd.actions.user_settings import do_change_settings, do_change_timezone
 from zulipd.actions.users import check_admin, do_change_full_name, do_change_password
@@ -32,7 +33,10 @@ async def _update_settings(
         if old_password is None:
             raise JsonableError("Please enter your current password")
         await ctx.server.authenticator.check_login(ctx.realm, user.delivery_email, old_password)
-        await do_change_password(ctx.server, user, new_password, user.id)
+        session_key = ctx.request.cookie(session_cookie_name(ctx.request.isSecure())) if ctx.prefix == "json" else None
+        await do_change_password(
+            ctx.server, user, new_password, user.id, hash_session_key(session_key) if session_key else None
+        )
     if full_name is not None:
         if ctx.requester_realm.settings.get("name_changes_disabled") and not user.is_realm_admin:
             raise JsonableError("Name changes are disabled in this organization.")

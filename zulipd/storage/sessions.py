@@ -26,8 +26,19 @@ async def delete_session_txn(txn: Transaction, key_hash: str) -> None:
     await txn.execute("DELETE FROM user_session WHERE key_hash = %s", (key_hash,))
 
 
-async def delete_user_sessions_txn(txn: Transaction, user_id: int) -> int:
-    await txn.execute("DELETE FROM user_session WHERE user_id = %s", (user_id,))
+async def delete_user_sessions_txn(txn: Transaction, user_id: int, keep_key_hash: str | None = None) -> int:
+    await txn.execute(
+        "DELETE FROM user_session WHERE user_id = %s AND key_hash IS DISTINCT FROM %s", (user_id, keep_key_hash)
+    )
+    return txn.rowcount
+
+
+async def delete_realm_sessions_txn(txn: Transaction, realm_id: int) -> int:
+    await txn.execute(
+        "DELETE FROM user_session USING user_profile WHERE user_session.user_id = user_profile.id "
+        "AND user_profile.realm_id = %s",
+        (realm_id,),
+    )
     return txn.rowcount
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+# Seconds, or "unlimited" (stored as null, as Zulip sends it).
+TimeLimit = int | Literal["unlimited"] | None
+
 # name: (type, default). Literal types list the accepted values.
 REALM_SETTINGS: dict[str, tuple[Any, Any]] = {
     "invite_required": (bool, True),
@@ -16,10 +19,10 @@ REALM_SETTINGS: dict[str, tuple[Any, Any]] = {
     "waiting_period_threshold": (int, 0),
     "allow_message_editing": (bool, True),
     "allow_edit_history": (bool, True),
-    "message_content_edit_limit_seconds": (int | None, 600),
-    "message_content_delete_limit_seconds": (int | None, 600),
-    "move_messages_within_stream_limit_seconds": (int | None, 604800),
-    "move_messages_between_streams_limit_seconds": (int | None, 604800),
+    "message_content_edit_limit_seconds": (TimeLimit, 600),
+    "message_content_delete_limit_seconds": (TimeLimit, 600),
+    "move_messages_within_stream_limit_seconds": (TimeLimit, 604800),
+    "move_messages_between_streams_limit_seconds": (TimeLimit, 604800),
     "mandatory_topics": (bool, False),
     "default_language": (str, "en"),
     "default_code_block_language": (str, ""),

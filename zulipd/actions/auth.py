@@ -129,10 +129,20 @@ class Authenticator:
                 raise Unauthorized("Invalid API key")
             if generation == self._generation:
                 self._remember(user)
-        if email.strip().lower() not in (user.delivery_email.lower(), user.email.lower()):
+        if not self._email_matches(email.strip().lower(), user, ctx.realm):
             raise Unauthorized("Invalid API key")
         self._check_may_act(user, ctx.realm, scheme="Basic")
         return user
+
+    def _email_matches(self, email: str, user: UserProfile, realm: Realm | None) -> bool:
+        """The Basic-auth name may be the real address or the API address the user is shown as."""
+        if email in (user.delivery_email.lower(), user.email.lower()):
+            return True
+        if realm is None:
+            return False
+        from zulipd.actions.users import api_email
+
+        return email == api_email(user, self._server.realms.email_domain(realm)).lower()
 
     def _check_may_act(self, user: UserProfile, realm: Realm | None, scheme: str) -> None:
         if not user.is_active:
@@ -179,6 +189,7 @@ class Authenticator:
 
     async def check_login(self, realm: Realm | None, username: str, password: str) -> UserProfile:
         """The user whose password this is, or AUTHENTICATION_FAILED (rate-limited per username)."""
+        username = username.strip()
         limits = self._server.rate_limits
         await limits.check_authentication_attempts(username)
         user = None

@@ -49,8 +49,7 @@ def check_payload_url(url: str) -> str:
 
 
 def bot_email(server: Server, realm: Realm, short_name: str) -> str:
-    host = server.realms.host_for(realm).rsplit(":", 1)[0]
-    return f"{short_name}-bot@{host}"
+    return f"{short_name}-bot@{server.realms.email_domain(realm)}"
 
 
 async def do_create_bot(

@@ -69,6 +69,10 @@ class RealmDirectory:
             return self._external_host
         return f"{realm.string_id}.{self._external_host}"
 
+    def email_domain(self, realm: Realm) -> str:
+        """The domain of generated addresses (bots, hidden real addresses): the host without its port."""
+        return _hostname(self.host_for(realm))
+
     def url_for(self, realm: Realm, secure: bool) -> str:
         return f"{'https' if secure else 'http'}://{self.host_for(realm)}"
 

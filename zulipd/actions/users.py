@@ -49,6 +49,37 @@ class CannotDeactivateLastOwner(JsonableError):
         )
 
 
+# Who may see a user's real address, by that user's email_address_visibility.
+EMAIL_VISIBLE_TO_EVERYONE, MEMBERS, ADMINS, NOBODY, MODERATORS = 1, 2, 3, 4, 5
+
+
+def can_see_delivery_email(viewer: UserProfile, user: UserProfile) -> bool:
+    """Zulip's email_address_visibility: "nobody" hides the address from administrators too."""
+    if viewer.id == user.id or user.is_bot:
+        return True
+    visibility = user.settings.get("email_address_visibility", EMAIL_VISIBLE_TO_EVERYONE)
+    if visibility == EMAIL_VISIBLE_TO_EVERYONE:
+        return True
+    if visibility == MEMBERS:
+        return not viewer.is_guest
+    if visibility == ADMINS:
+        return viewer.is_realm_admin
+    if visibility == MODERATORS:
+        return viewer.role <= Role.MODERATOR
+    return False
+
+
+def api_email(user: UserProfile, email_domain: str) -> str:
+    """The address the API shows: the real one, unless its owner restricts who may see it."""
+    visibility = user.settings.get("email_address_visibility", EMAIL_VISIBLE_TO_EVERYONE)
+    if user.is_bot or visibility == EMAIL_VISIBLE_TO_EVERYONE:
+        return user.email
+    return f"user{user.id}@{email_domain}"
+
+
+_API_EMAIL = re.compile(r"^user(\d+)@(.+)$", re.IGNORECASE)
+
+
 def check_full_name(full_name: str) -> str:
     name = full_name.strip()
     if len(name) > NAME_MAX_LENGTH:
@@ -92,8 +123,24 @@ async def get_user(server: Server, realm: Realm, user_id: int) -> UserProfile:
     return user
 
 
-async def get_user_by_email(server: Server, realm: Realm, email: str) -> UserProfile:
-    user = await server.pool.run_interaction("get user by email", get_user_by_email_txn, realm.id, email)
+async def get_user_by_email(server: Server, realm: Realm, email: str, viewer: UserProfile | None = None) -> UserProfile:
+    """By real address, or by the API address ``user<id>@<domain>``.
+
+    With a ``viewer``, a real address they may not see finds nobody, so that
+    hidden addresses cannot be probed.
+    """
+    email_domain = server.realms.email_domain(realm)
+    generated = _API_EMAIL.match(email.strip())
+    user = None
+    if generated and generated.group(2).lower() == email_domain.lower():
+        user = await server.pool.run_interaction("get user", get_user_by_id_txn, realm.id, int(generated.group(1)))
+        if user is not None and api_email(user, email_domain).lower() != email.strip().lower():
+            user = None
+    if user is None:
+        user = await server.pool.run_interaction("get user by email", get_user_by_email_txn, realm.id, email)
+        hidden = user is not None and viewer is not None and not can_see_delivery_email(viewer, user)
+        if hidden and user is not None and api_email(user, email_domain).lower() != email.strip().lower():
+            user = None
     if user is None:
         raise JsonableError("No such user")
     return user

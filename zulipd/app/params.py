@@ -53,6 +53,15 @@ class ApiParam:
 _MISSING: Any = object()
 
 
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+# What a table parameter that was not sent arrives as (None can be a real value).
+ABSENT: Any = _Absent()
+
+
 @dataclasses.dataclass(frozen=True)
 class ParamSpec:
     python_name: str
@@ -128,7 +137,7 @@ def table_parameters(table: Mapping[str, tuple[Any, Any]]) -> list[ParamSpec]:
     """Optional parameters for each ``name: (type, default)`` of a settings table.
 
     Text values (``str`` and string literals) are taken as sent; everything
-    else is JSON, as in Zulip. An absent parameter arrives as None.
+    else is JSON, as in Zulip. A parameter that was not sent arrives as ABSENT.
     """
     specs = []
     for name, (annotation, _) in table.items():
@@ -140,7 +149,7 @@ def table_parameters(table: Mapping[str, tuple[Any, Any]]) -> list[ParamSpec]:
                 request_names=(name,),
                 annotation=annotation,
                 json_encoded=not textual,
-                default=None,
+                default=ABSENT,
                 options=ApiParam(),
                 from_path=False,
             )

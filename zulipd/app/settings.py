@@ -9,7 +9,7 @@ from zulipd.actions.realms import do_update_realm
 from zulipd.actions.user_settings import do_change_settings, do_change_timezone
 from zulipd.actions.users import check_admin, do_change_full_name, do_change_password
 from zulipd.app.api import ApiRequest, Payload
-from zulipd.app.params import table_parameters
+from zulipd.app.params import ABSENT, table_parameters
 from zulipd.app.routes import api
 from zulipd.errors import JsonableError
 from zulipd.realm_settings import REALM_SETTINGS
@@ -41,10 +41,9 @@ async def _update_settings(
         if ctx.requester_realm.settings.get("name_changes_disabled") and not user.is_realm_admin:
             raise JsonableError("Name changes are disabled in this organization.")
         user = await do_change_full_name(ctx.server, user, full_name, user.id)
-        result["full_name"] = user.full_name
     if timezone is not None:
         await do_change_timezone(ctx.server, user, timezone)
-    changes = {name: value for name, value in settings.items() if value is not None}
+    changes = {name: value for name, value in settings.items() if value is not ABSENT}
     if changes:
         await do_change_settings(ctx.server, user, changes)
     return result
@@ -78,7 +77,8 @@ async def update_realm(
         raise JsonableError("Organization name is too long.")
     if description is not None and len(description) > 1000:
         raise JsonableError("Organization description is too long.")
-    changes = {key: value for key, value in settings.items() if value is not None}
+    # "unlimited" lifts a time limit, as in Zulip; it is stored as null.
+    changes = {key: None if value == "unlimited" else value for key, value in settings.items() if value is not ABSENT}
     if name is not None:
         changes["name"] = name
     if description is not None:

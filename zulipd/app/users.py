@@ -7,15 +7,13 @@ import hashlib
 from typing import Annotated, Any
 
 from zulipd.actions import users as actions
+from zulipd.actions.users import api_email, can_see_delivery_email
 from zulipd.app.api import ApiRequest, Payload
 from zulipd.app.params import ApiParam, Json
 from zulipd.app.routes import api
 from zulipd.errors import JsonableError
 from zulipd.models import Role, UserProfile
 from zulipd.passwords import PASSWORD_MAX_LENGTH
-
-# Who may see a user's real address, by that user's email_address_visibility.
-_EVERYONE, _MEMBERS, _ADMINS, _NOBODY, _MODERATORS = 1, 2, 3, 4, 5
 
 
 @functools.lru_cache(maxsize=65536)
@@ -24,25 +22,15 @@ def gravatar_url(email: str, version: int) -> str:
     return f"https://secure.gravatar.com/avatar/{digest}?d=identicon&version={version}"
 
 
-def can_see_delivery_email(viewer: UserProfile, user: UserProfile) -> bool:
-    if viewer.id == user.id or viewer.is_realm_admin or user.is_bot:
-        return True
-    visibility = user.settings.get("email_address_visibility", _EVERYONE)
-    if visibility == _EVERYONE:
-        return True
-    if visibility == _MEMBERS:
-        return not viewer.is_guest
-    if visibility == _MODERATORS:
-        return viewer.role <= Role.MODERATOR
-    return False
-
-
-def user_payload(viewer: UserProfile, user: UserProfile, *, client_gravatar: bool, profile_data: bool) -> Payload:
-    """A user as Zulip's ``User`` object describes it."""
+def user_payload(
+    viewer: UserProfile, user: UserProfile, email_domain: str, *, client_gravatar: bool, profile_data: bool
+) -> Payload:
+    """A user as Zulip's ``User`` object describes it, as ``viewer`` may see it."""
+    visible = can_see_delivery_email(viewer, user)
     payload: Payload = {
         "user_id": user.id,
-        "delivery_email": user.delivery_email if can_see_delivery_email(viewer, user) else None,
-        "email": user.email,
+        "delivery_email": user.delivery_email if visible else None,
+        "email": api_email(user, email_domain),
         "full_name": user.full_name,
         "date_joined": user.date_joined.isoformat(),
         "is_active": user.is_active,
@@ -52,8 +40,10 @@ def user_payload(viewer: UserProfile, user: UserProfile, *, client_gravatar: boo
         "is_bot": user.is_bot,
         "role": int(user.role),
         "timezone": user.timezone,
-        # With client_gravatar the client computes the Gravatar URL itself.
-        "avatar_url": None if client_gravatar and not user.is_bot else gravatar_url(user.email, user.avatar_version),
+        # With client_gravatar the client computes the Gravatar URL itself, from an address it can see.
+        "avatar_url": None
+        if client_gravatar and visible and not user.is_bot
+        else gravatar_url(user.delivery_email, user.avatar_version),
         "avatar_version": user.avatar_version,
     }
     if user.is_bot:
@@ -64,10 +54,14 @@ def user_payload(viewer: UserProfile, user: UserProfile, *, client_gravatar: boo
     return payload
 
 
+def _email_domain(ctx: ApiRequest) -> str:
+    return ctx.server.realms.email_domain(ctx.requester_realm)
+
+
 @api.get("users/me")
 async def get_own_user(ctx: ApiRequest) -> Payload:
     user = ctx.requester
-    payload = user_payload(user, user, client_gravatar=False, profile_data=True)
+    payload = user_payload(user, user, _email_domain(ctx), client_gravatar=False, profile_data=True)
     payload.pop("bot_owner_id", None)
     payload.pop("bot_type", None)
     # No messages are stored yet, so there is no newest message id.
@@ -89,8 +83,11 @@ async def get_users(
     include_custom_profile_fields: Json[bool] = False,
 ) -> Payload:
     users = await actions.list_users(ctx.server, ctx.requester_realm)
+    domain = _email_domain(ctx)
     members = [
-        user_payload(ctx.requester, user, client_gravatar=client_gravatar, profile_data=include_custom_profile_fields)
+        user_payload(
+            ctx.requester, user, domain, client_gravatar=client_gravatar, profile_data=include_custom_profile_fields
+        )
         for user in users
     ]
     return {"members": members}
@@ -121,7 +118,11 @@ async def _show(
 ) -> Payload:
     return {
         "user": user_payload(
-            ctx.requester, user, client_gravatar=client_gravatar, profile_data=include_custom_profile_fields
+            ctx.requester,
+            user,
+            _email_domain(ctx),
+            client_gravatar=client_gravatar,
+            profile_data=include_custom_profile_fields,
         )
     }
 
@@ -146,9 +147,7 @@ async def get_user_by_email(
     client_gravatar: Json[bool] = True,
     include_custom_profile_fields: Json[bool] = False,
 ) -> Payload:
-    user = await actions.get_user_by_email(ctx.server, ctx.requester_realm, email)
-    if not can_see_delivery_email(ctx.requester, user) and email.lower() != user.email.lower():
-        raise JsonableError("No such user")  # a hidden address must not be probed
+    user = await actions.get_user_by_email(ctx.server, ctx.requester_realm, email, viewer=ctx.requester)
     return await _show(ctx, user, client_gravatar, include_custom_profile_fields)
 
 
@@ -199,7 +198,7 @@ async def update_user_by_email(
 ) -> Payload:
     if profile_data:
         raise JsonableError("Custom profile fields are not supported by this server")
-    user = await actions.get_user_by_email(ctx.server, ctx.requester_realm, email)
+    user = await actions.get_user_by_email(ctx.server, ctx.requester_realm, email, viewer=ctx.requester)
     return await _update(ctx, user, full_name, role, new_email)
 
 
@@ -214,7 +213,11 @@ async def deactivate_user(
     if user.is_bot:
         raise JsonableError("No such user")
     actions.check_can_deactivate(ctx.requester, user)
-    await actions.do_deactivate_user(ctx.server, user, ctx.requester.id)
+    try:
+        await actions.do_deactivate_user(ctx.server, user, ctx.requester.id)
+    except actions.CannotDeactivateLastOwner:
+        # entity and is_last_owner belong to DELETE /users/me only.
+        raise JsonableError("Cannot deactivate the only organization owner") from None
     return {}
 
 

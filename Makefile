@@ -10,7 +10,7 @@ INSTALL_INPUTS := setup.cfg pyproject.toml constraints.txt build_backend/zulipd_
 .PHONY: run test clean
 
 run: $(VENV)/.installed-run
-	$(BIN)/twistd -n --pidfile= zulipd $(ARGS)
+	$(BIN)/twistd -n --pidfile= --logger zulipd.logs.text_lines zulipd $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -2,7 +2,8 @@
 
     python bench/bare_json_server.py PORT LOGFILE
 
-It logs each request the way twistd does for zulipd, so that both sides pay for an access log.
+It logs each request through the same buffered text observer that the benchmark
+gives zulipd (``--logger zulipd.logs.text_lines``), so both sides pay for an access log.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import json
 import sys
 
 from twisted.internet import reactor
-from twisted.logger import globalLogBeginner, textFileLogObserver
+from twisted.logger import globalLogBeginner
 from twisted.web import resource, server
 from twisted.web.iweb import IRequest
+
+from zulipd.logs import text_lines
 
 BODY = (
     json.dumps(
@@ -52,7 +55,7 @@ class FixedJson(resource.Resource):
 
 def main() -> None:
     port, log_path = int(sys.argv[1]), sys.argv[2]
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(open(log_path, "a"))])  # noqa: SIM115
+    globalLogBeginner.beginLoggingTo([text_lines(open(log_path, "a"))])  # noqa: SIM115
     reactor.listenTCP(port, server.Site(FixedJson()), interface="127.0.0.1")  # type: ignore[attr-defined]
     reactor.run()  # type: ignore[attr-defined]
 

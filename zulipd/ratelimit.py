@@ -17,7 +17,7 @@ import collections
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -28,8 +28,8 @@ Rule = tuple[float, int]
 MAX_RULES = 16
 
 
-@dataclasses.dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    # A named tuple rather than a dataclass: one is made per request.
     limited: bool
     # Seconds until the call would be allowed (limited), or until a slot frees up.
     retry_after: float
@@ -49,11 +49,10 @@ class RateLimitBackend(Protocol):
     async def clear(self, key: str) -> None: ...
 
 
-@dataclasses.dataclass(frozen=True)
-class WindowState:
+class WindowState(NamedTuple):
     """One rule's view of a key: calls inside its window, the oldest and the newest of them."""
 
-    count: int
+    calls: int
     oldest: float | None
     newest: float | None = None
 
@@ -67,17 +66,17 @@ def _decide(states: Sequence[WindowState], now: float, rules: Sequence[Rule], co
     limit = 0
     for (window, max_calls), state in zip(rules, states, strict=True):
         oldest = state.oldest if state.oldest is not None else now
-        if state.count >= max_calls:
+        if state.calls >= max_calls:
             limited = True
             retry_after = max(retry_after, oldest + window - now)
-        remaining = min(remaining, max(0, max_calls - state.count - (1 if counting else 0)))
+        remaining = min(remaining, max(0, max_calls - state.calls - (1 if counting else 0)))
         if window == longest:
             limit = max(limit, max_calls)
     # X-RateLimit-Reset: when no call is left in any window, so counted from the newest call.
     counted = counting and not limited
     for (window, _), state in zip(rules, states, strict=True):
         newest = now if counted or state.newest is None else state.newest
-        if counted or state.count:
+        if counted or state.calls:
             reset_after = max(reset_after, newest + window - now)
     return Decision(limited, retry_after, 0 if limited else int(remaining), limit, reset_after)
 

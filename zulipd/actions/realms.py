@@ -50,6 +50,8 @@ class RealmDirectory:
         self._by_string_id: dict[str, Realm] = {}
         # The same, by the exact Host header, so that a request needs one lookup.
         self._by_host: dict[str, Realm] = {}
+        # Depends on the subdomain only, which never changes.
+        self._email_domains: dict[str, str] = {}
         # Bumped by forget(): a lookup that raced an invalidation must not be cached.
         self._generation = 0
 
@@ -71,7 +73,10 @@ class RealmDirectory:
 
     def email_domain(self, realm: Realm) -> str:
         """The domain of generated addresses (bots, hidden real addresses): the host without its port."""
-        return _hostname(self.host_for(realm))
+        domain = self._email_domains.get(realm.string_id)
+        if domain is None:
+            domain = self._email_domains[realm.string_id] = _hostname(self.host_for(realm))
+        return domain
 
     def url_for(self, realm: Realm, secure: bool) -> str:
         return f"{'https' if secure else 'http'}://{self.host_for(realm)}"

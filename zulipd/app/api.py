@@ -204,10 +204,14 @@ class ParsedRequest:
 
 def parse_request(request: ZulipdRequest) -> ParsedRequest:
     uri: bytes = request.uri
+    content = request.content
+    if b"?" not in uri and (content is None or content.seek(0, 2) == 0):
+        return ParsedRequest({}, {}, {})  # the common case: no parameters at all
     query_text = uri.split(b"?", 1)[1] if b"?" in uri else b""
     query = _parse_urlencoded(query_text, "query string")
     content_type = (request.header("content-type") or "").lower()
-    content = request.content
+    if content is not None:
+        content.seek(0)
     raw = content.read(MAX_FORM_BYTES + 1) if content is not None else b""
     if content is not None:
         content.seek(0)

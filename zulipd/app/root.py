@@ -59,19 +59,6 @@ class HealthPage:
         return json_success(request)
 
 
-class _Prefix(resource.Resource):
-    """``/api``: only ``v1`` below it."""
-
-    def __init__(self, v1: IResource) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._v1 = v1
-
-    def getChild(self, path: bytes, request: IRequest) -> IResource:
-        if path == b"v1":
-            return self._v1
-        return _NotFound()
-
-
 class _NotFound(resource.Resource):
     isLeaf = True
 
@@ -85,25 +72,37 @@ class _NotFound(resource.Resource):
 
 
 class Root(resource.Resource):
+    """Dispatches on the first path segments itself: the API is the hot path."""
+
+    isLeaf = True
+
     def __init__(self, server: Server) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         routes = load_routes()
-        self._api = _Prefix(ApiResource(server, routes, "api"))
+        self._api = ApiResource(server, routes, "api")
         self._json = ApiResource(server, routes, "json")
+        self._not_found = _NotFound()
         pages = Klein()
         HealthPage(server).add_routes(pages)
         WebPages(server).add_routes(pages)
         self._pages = pages.resource()
 
-    def getChild(self, path: bytes, request: Any) -> IResource:
-        if path == b"api":
-            return self._api
-        if path == b"json":
-            return self._json
-        # Give Klein the whole path back.
-        request.prepath.pop()
-        request.postpath.insert(0, path)
-        return self._pages
+    def render(self, request: Any) -> Any:
+        segments = request.postpath
+        first = segments[0] if segments else b""
+        if first == b"api":
+            if len(segments) > 1 and segments[1] == b"v1":
+                return self._serve(self._api, request, 2)
+            return self._not_found.render(request)
+        if first == b"json":
+            return self._serve(self._json, request, 1)
+        return self._pages.render(request)
+
+    @staticmethod
+    def _serve(target: resource.Resource, request: Any, consumed: int) -> Any:
+        request.prepath = request.postpath[:consumed]
+        request.postpath = request.postpath[consumed:]
+        return target.render(request)
 
 
 def make_root(server: Server) -> IResource:

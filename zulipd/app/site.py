@@ -73,9 +73,17 @@ class ZulipdRequest(server.Request):
 
     def process(self) -> None:
         site: ZulipdSite = getattr(self.channel, "site")  # noqa: B009  (set by Site.buildProtocol; untyped)
+        if site.trusted_proxies:
+            self._apply_forwarded_headers(site)
+        site.request_started(self)
+        self._tracking_site = site
+        self.started_at = site.clock.seconds()
+        super().process()  # type: ignore[no-untyped-call]
+
+    def _apply_forwarded_headers(self, site: ZulipdSite) -> None:
         peer = self.channel.transport.getPeer() if self.channel.transport else None
         peer_ip = getattr(peer, "host", "")
-        if site.trusted_proxies and is_trusted(_parse_ip(peer_ip), site.trusted_proxies):
+        if is_trusted(_parse_ip(peer_ip), site.trusted_proxies):
             forwarded_for = self.requestHeaders.getRawHeaders(b"x-forwarded-for", [])
             client_ip = forwarded_client_ip(peer_ip, forwarded_for, site.trusted_proxies)
             if client_ip != peer_ip:
@@ -89,10 +97,6 @@ class ZulipdRequest(server.Request):
                 last = protos[-1].decode("latin-1").split(",")[-1].strip().lower()
                 if last in ("http", "https"):
                     self.forwarded_secure = last == "https"
-        site.request_started(self)
-        self._tracking_site = site
-        self.started_at = site.clock.seconds()
-        super().process()  # type: ignore[no-untyped-call]
 
     # Counting through finish() and connectionLost() rather than a
     # notifyFinish() Deferred per request keeps this off the hot path.
@@ -154,17 +158,25 @@ class ZulipdSite(server.Site):
         return sum(self._active.values())
 
     def log(self, request: Any) -> None:
-        """One structured access-log event per request (instead of a preformatted line)."""
+        """One access-log event per request, with its fields for structured (JSON) logs.
+
+        The line is formatted here once; observers then only substitute it.
+        """
         started = getattr(request, "started_at", None)
+        client_ip = request.client_ip if isinstance(request, ZulipdRequest) else "-"
+        method = request.method.decode("ascii", "replace")
+        # The path only: query strings can carry credentials (webhook api_key=...).
+        path = request.path.decode("utf-8", "replace")[:500]
+        duration_ms = (self.clock.seconds() - started) * 1000 if started is not None else 0.0
         access_log.info(
-            "{client_ip} {method} {path} {status} {size} {duration_ms:.1f}ms",
-            client_ip=request.client_ip if isinstance(request, ZulipdRequest) else "-",
-            method=request.method.decode("ascii", "replace"),
-            # The path only: query strings can carry credentials (webhook api_key=...).
-            path=request.path.decode("utf-8", "replace")[:500],
+            "{request_line}",
+            request_line=f"{client_ip} {method} {path} {request.code} {request.sentLength} {duration_ms:.1f}ms",
+            client_ip=client_ip,
+            method=method,
+            path=path,
             status=request.code,
             size=request.sentLength,
-            duration_ms=(self.clock.seconds() - started) * 1000 if started is not None else 0.0,
+            duration_ms=round(duration_ms, 3),
         )
 
     def buildProtocol(self, addr: Any) -> Any:

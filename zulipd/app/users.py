@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from datetime import datetime
 from typing import Annotated, Any
 
 from zulipd.actions import users as actions
@@ -14,6 +15,11 @@ from zulipd.app.routes import api
 from zulipd.errors import JsonableError
 from zulipd.models import Role, UserProfile
 from zulipd.passwords import PASSWORD_MAX_LENGTH
+
+
+@functools.lru_cache(maxsize=65536)
+def _isoformat(moment: datetime) -> str:
+    return moment.isoformat()
 
 
 @functools.lru_cache(maxsize=65536)
@@ -32,7 +38,7 @@ def user_payload(
         "delivery_email": user.delivery_email if visible else None,
         "email": api_email(user, email_domain),
         "full_name": user.full_name,
-        "date_joined": user.date_joined.isoformat(),
+        "date_joined": _isoformat(user.date_joined),
         "is_active": user.is_active,
         "is_owner": user.is_owner,
         "is_admin": user.is_realm_admin,

@@ -105,6 +105,8 @@ class MemoryRateLimits:
 
     async def hit(self, key: str, rules: Sequence[Rule]) -> Decision:
         now = self._clock.seconds()
+        if len(rules) == 1:
+            return self._hit_one_rule(key, rules[0], now)
         decision = _decide(self._states(key, rules, now), now, rules, counting=True)
         if not decision.limited:
             windows = self._calls.get(key)
@@ -113,6 +115,24 @@ class MemoryRateLimits:
             for calls in windows:
                 calls.appendleft(now)
         return decision
+
+    def _hit_one_rule(self, key: str, rule: Rule, now: float) -> Decision:
+        """hit() for the usual single rule, on every request: _decide's answer, computed directly."""
+        window, max_calls = rule
+        windows = self._calls.get(key)
+        if windows is not None and len(windows) == 1:
+            calls = windows[0]
+            while calls and now - calls[-1] >= window:
+                calls.pop()
+            used = len(calls)
+            if used >= max_calls:
+                return Decision(True, calls[-1] + window - now, 0, max_calls, calls[0] + window - now)
+        else:
+            used = 0
+            calls = collections.deque(maxlen=max_calls)
+            self._calls[key] = [calls]
+        calls.appendleft(now)
+        return Decision(False, 0.0, max(0, max_calls - used - 1), max_calls, float(window))
 
     async def count(self, key: str, rules: Sequence[Rule]) -> Decision:
         now = self._clock.seconds()

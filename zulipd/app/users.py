@@ -64,14 +64,25 @@ def _email_domain(ctx: ApiRequest) -> str:
     return ctx.server.realms.email_domain(ctx.requester_realm)
 
 
+# GET /users/me is the busiest call of bots; its answer is kept per user object.
+# Users are immutable and replaced on every change, so identity says it is current.
+_own_user_payloads: dict[int, tuple[UserProfile, Payload]] = {}
+
+
 @api.get("users/me")
 async def get_own_user(ctx: ApiRequest) -> Payload:
     user = ctx.requester
+    cached = _own_user_payloads.get(user.id)
+    if cached is not None and cached[0] is user:
+        return cached[1]
     payload = user_payload(user, user, _email_domain(ctx), client_gravatar=False, profile_data=True)
     payload.pop("bot_owner_id", None)
     payload.pop("bot_type", None)
     # No messages are stored yet, so there is no newest message id.
     payload["max_message_id"] = -1
+    if len(_own_user_payloads) >= 100_000:
+        _own_user_payloads.clear()
+    _own_user_payloads[user.id] = (user, payload)
     return payload
 
 

@@ -120,7 +120,9 @@ def start_bare(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
     return process, url
 
 
-def start_zulipd(workdir: str) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+def start_zulipd(
+    workdir: str, started: list[subprocess.Popen[bytes]]
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
     port = free_port()
     config = os.path.join(workdir, "zulipd.conf")
     with open(config, "w", encoding="utf-8") as config_file:
@@ -139,6 +141,7 @@ def start_zulipd(workdir: str) -> tuple[subprocess.Popen[bytes], str, dict[str, 
         cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     log.close()
+    started.append(process)
     wait_for(f"http://127.0.0.1:{port}/health")
     keys = json.loads(
         subprocess.run(
@@ -179,19 +182,21 @@ def main() -> None:
         raise SystemExit("this benchmark needs wrk: apt-get install wrk")
     workdir = tempfile.mkdtemp(prefix="zulipd-bench-")
     os.chmod(workdir, 0o711)  # noqa: S103  (the embedded PostgreSQL's account must reach it)
-    bare, bare_url = start_bare(workdir)
-    zulipd, zulipd_url, auth = start_zulipd(workdir)
+    started: list[subprocess.Popen[bytes]] = []
     bare_runs: list[Run] = []
     zulipd_runs: list[Run] = []
     try:
+        bare, bare_url = start_bare(workdir)
+        started.append(bare)
+        zulipd, zulipd_url, auth = start_zulipd(workdir, started)
         for target, url, headers in ((bare, bare_url, {}), (zulipd, zulipd_url, auth)):
             wrk(url, 2, args.connections, target.pid, headers)  # warm-up
         for _ in range(args.rounds):
             bare_runs.append(wrk(bare_url, args.duration, args.connections, bare.pid, {}))
             zulipd_runs.append(wrk(zulipd_url, args.duration, args.connections, zulipd.pid, auth))
     finally:
-        stop(zulipd)
-        stop(bare)
+        for process in reversed(started):
+            stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"GET /api/v1/users/me, {args.connections} keep-alive connections, {args.rounds} x {args.duration:g} s, medians"

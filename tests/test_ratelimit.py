@@ -25,7 +25,7 @@ from twisted.web.client import Agent
 from twisted.web.http_headers import Headers
 
 from tests.support.api import DEV_PASSWORD, ApiHarness, harness_environment, start_harness, stop_harness
-from tests.support.async_tests import async_fixture, async_test
+from tests.support.async_tests import async_fixture, async_test, captured_logs
 from tests.support.http import Response, read_body
 from zulipd.app.root import make_root
 from zulipd.app.site import ZulipdSite
@@ -684,3 +684,28 @@ async def test_two_servers_without_redis_count_apart(db_pool: DatabasePool) -> N
         statuses = [(await api.call("GET", "users/me", as_user=HAMLET)).status for api in sequence]
         assert statuses == [200, 200, 200, 200, 200, 200]
         assert (await first.call("GET", "users/me", as_user=HAMLET)).status == 429
+
+
+class _SilentRedis:
+    """A Redis connection whose replies never come, as when Redis is down."""
+
+    def eval(self, script: str, keys: list[str], args: list[object]) -> defer.Deferred[object]:
+        return defer.Deferred()
+
+    def delete(self, keys: list[str]) -> defer.Deferred[object]:
+        return defer.Deferred()
+
+
+@async_test
+async def test_an_unanswering_redis_falls_back_to_this_process_counts() -> None:
+    clock = Clock()
+    limits = RedisRateLimits(_SilentRedis(), clock, timeout=1.0)
+    with captured_logs() as logs:
+        decisions = []
+        for _ in range(4):
+            hitting = defer.ensureDeferred(limits.hit("user:1", PER_MINUTE_3))
+            clock.advance(1.0)  # the Redis timeout
+            decisions.append(await hitting)
+    assert [decision.limited for decision in decisions] == [False, False, False, True]
+    warnings = [event for event in logs.events if "does not answer" in str(event.get("log_format", ""))]
+    assert len(warnings) == 1  # said once, not per request

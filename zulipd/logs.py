@@ -92,6 +92,15 @@ def format_text_line(event: LogEvent) -> str:
     return f"{_time_cache[1]} [{event.get('log_namespace', '-')}#{getattr(level, 'name', 'info')}] {text}\n"
 
 
+_observers: list[BufferedLogObserver] = []
+
+
+def flush_buffered_logs() -> None:
+    """Write out every buffered log line now (before a hard exit)."""
+    for observer in _observers:
+        observer.flush()
+
+
 @implementer(ILogObserver)
 class BufferedLogObserver:
     """Formats each event at once and writes them out in batches."""
@@ -105,6 +114,7 @@ class BufferedLogObserver:
         self._pending: list[str] = []
         self._pending_size = 0
         self._flush_call: Any = None
+        _observers.append(self)
         atexit.register(self.flush)
 
     def __call__(self, event: LogEvent) -> None:

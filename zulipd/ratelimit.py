@@ -19,9 +19,13 @@ import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
 from zulipd.errors import RateLimited
+
+log = Logger()
 
 Rule = tuple[float, int]
 # More rules than this for one limit are not supported (the configuration never needs them).
@@ -187,12 +191,37 @@ return reply
 
 
 class RedisRateLimits:
-    """The same rules, with the call times in Redis lists shared by every process."""
+    """The same rules, with the call times in Redis lists shared by every process.
 
-    def __init__(self, redis: Any, clock: IReactorTime, prefix: str = "zulipd:ratelimit:") -> None:
+    If Redis does not answer within ``timeout`` seconds, the decision falls back
+    to this process's own memory, so that an outage of Redis degrades rate
+    limiting to per-process counts instead of holding every request.
+    """
+
+    def __init__(
+        self, redis: Any, clock: IReactorTime, prefix: str = "zulipd:ratelimit:", timeout: float = 1.0
+    ) -> None:
         self._redis = redis
         self._clock = clock
         self._prefix = prefix
+        self._timeout = timeout
+        self._fallback = MemoryRateLimits(clock)
+        self._failing = False
+
+    async def _eval(self, keys: list[str], arguments: list[Any]) -> Any:
+        running = defer.maybeDeferred(self._redis.eval, _REDIS_SCRIPT, keys=keys, args=arguments)
+        try:
+            reply = await running.addTimeout(self._timeout, self._clock)
+        except Exception as error:
+            if not self._failing:
+                log.warn("Redis does not answer ({reason}); rate limits are per process until it does",
+                         reason=str(error) or type(error).__name__)  # fmt: skip
+            self._failing = True
+            return None
+        if self._failing:
+            log.info("Redis answers again; rate limits are shared again")
+            self._failing = False
+        return reply
 
     def _keys(self, key: str, count: int) -> list[str]:
         return [f"{self._prefix}{key}:{index}" for index in range(count)]
@@ -202,7 +231,10 @@ class RedisRateLimits:
         arguments: list[Any] = [repr(now), "1" if counting else "0"]
         for window, max_calls in rules:
             arguments += [repr(float(window)), str(max_calls)]
-        reply = await self._redis.eval(_REDIS_SCRIPT, keys=self._keys(key, len(rules)), args=arguments)
+        reply = await self._eval(self._keys(key, len(rules)), arguments)
+        if reply is None:
+            fallback = self._fallback
+            return await (fallback.hit(key, rules) if counting else fallback.count(key, rules))
 
         def moment(value: Any) -> float | None:
             return float(value) if value != "" else None
@@ -220,7 +252,9 @@ class RedisRateLimits:
         return await self._run(key, rules, counting=False)
 
     async def clear(self, key: str) -> None:
-        await self._redis.delete(self._keys(key, MAX_RULES))
+        await self._fallback.clear(key)
+        deleting = defer.maybeDeferred(self._redis.delete, self._keys(key, MAX_RULES))
+        await deleting.addTimeout(self._timeout, self._clock)
 
 
 def headers_for(decision: Decision, now: float) -> dict[str, str]:

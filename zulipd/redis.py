@@ -35,9 +35,16 @@ async def connect_redis(url: str, timeout: float, pool_size: int = 4) -> Any:
             )
         connection = await defer.Deferred.addTimeout(connecting, timeout, _reactor())
         await connection.ping()
+    except defer.TimeoutError:
+        raise RedisUnavailable(f"Redis at {_where(parts)} did not answer within {timeout:g} s") from None
     except Exception as error:
-        raise RedisUnavailable(f"cannot connect to Redis at {parts.hostname or parts.path}: {error}") from None
+        reason = str(error).strip() or type(error).__name__
+        raise RedisUnavailable(f"cannot connect to Redis at {_where(parts)}: {reason}") from None
     return connection
+
+
+def _where(parts: Any) -> str:
+    return parts.path if parts.scheme == "unix" else f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379}"
 
 
 def _reactor() -> Any:

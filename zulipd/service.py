@@ -25,6 +25,7 @@ from zulipd.app.root import make_root
 from zulipd.app.site import ZulipdSite
 from zulipd.config import ConfigError
 from zulipd.config.secrets import load_or_create_secrets
+from zulipd.logs import flush_buffered_logs
 from zulipd.redis import RedisUnavailable, connect_redis
 from zulipd.server import Server
 from zulipd.storage.embedded import EmbeddedPostgresError
@@ -79,6 +80,7 @@ class Stage:
 
 
 def _exit_with_status(status: int) -> None:
+    flush_buffered_logs()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)

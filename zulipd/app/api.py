@@ -54,6 +54,8 @@ PUBLIC = "public"
 
 _NEVER_CACHE = [b"no-cache, no-store, must-revalidate, max-age=0, private"]
 _JSON = [b"application/json"]
+# Reason phrases twisted.web does not know.
+_REASONS = {429: b"Too Many Requests"}
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 # Bodies larger than this are refused before parsing.
 MAX_FORM_BYTES = 25 * 1024 * 1024
@@ -310,7 +312,7 @@ class ApiResource(resource.Resource):
     def _write(self, request: ZulipdRequest, status: int, payload: Payload | None, headers: dict[str, str]) -> None:
         if request._disconnected or request.finished:
             return
-        request.setResponseCode(status)
+        request.setResponseCode(status, _REASONS.get(status))
         response_headers = request.responseHeaders
         for name, value in headers.items():
             response_headers.setRawHeaders(name.encode("ascii"), [value.encode("latin-1")])

@@ -22,6 +22,7 @@ from zulipd.config.types import (
     RedisUrl,
     Seconds,
     SettingType,
+    Subdomain,
     Text,
 )
 
@@ -49,7 +50,7 @@ class ServerSection:
     )
     root_realm: str = setting(
         "zulip",
-        Text(),
+        Subdomain(),
         "The organization (its subdomain, as created by zulipd-admin create-realm) served at external_host "
         "itself. zulipd-admin populate-dev creates the organization zulip.",
     )

@@ -25,7 +25,7 @@ SECRETS_FILE_NAME = "zulipd-secrets.conf"
 
 @dataclasses.dataclass(frozen=True)
 class Secrets:
-    # Signs session cookies and CSRF tokens.
+    # A server-wide secret for signing; nothing uses it yet (sessions are random keys stored hashed).
     secret_key: str
 
 

@@ -189,7 +189,7 @@ class RateRules(SettingType):
                 rule = (float(window), int(max_calls))
             except ValueError:
                 raise ValueError(f"{item!r} is not WINDOW_SECONDS:MAX_CALLS") from None
-            if not (0 < rule[0] <= 86400 * 7) or rule[1] < 1:
+            if not (1 <= rule[0] <= 86400 * 7) or rule[1] < 1:
                 raise ValueError(f"{item!r}: the window must be 1 s to 7 days and the maximum at least 1")
             rules.append(rule)
         if len(rules) > 16:
@@ -200,8 +200,18 @@ class RateRules(SettingType):
         return ", ".join(f"{window:g}:{max_calls}" for window, max_calls in value)
 
 
+class Subdomain(SettingType):
+    description = "an organization's subdomain: lowercase letters, digits and '-'"
+
+    def parse(self, raw: str) -> str:
+        value = raw.strip()
+        if not re.match(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$", value):
+            raise ValueError(f"{value!r} is not a subdomain (lowercase letters, digits and '-', at most 40)")
+        return value
+
+
 class RedisUrl(SettingType):
-    description = "a redis:// URL (redis://HOST:PORT/DB, with an optional password), or empty for none"
+    description = "a redis://HOST:PORT/DB URL (with an optional password) or unix:///path/to/redis.sock, or empty"
 
     def parse(self, raw: str) -> str:
         value = raw.strip()

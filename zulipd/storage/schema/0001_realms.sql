@@ -2,7 +2,8 @@
 -- every later table belongs to one realm.
 CREATE TABLE realm (
     id serial PRIMARY KEY,
-    -- The subdomain under [server] external_host; "" for the root domain.
+    -- The subdomain under [server] external_host. [server] root_realm names the one
+    -- also served at external_host itself.
     string_id text NOT NULL UNIQUE,
     name text NOT NULL,
     description text NOT NULL DEFAULT '',

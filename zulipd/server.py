@@ -8,6 +8,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from zulipd.actions.auth import Authenticator
+from zulipd.actions.messages import MessageSender
 from zulipd.actions.realms import RealmDirectory
 from zulipd.config import Config
 from zulipd.config.secrets import Secrets
@@ -44,6 +45,7 @@ class Server:
                 share_running_server=share_embedded_database,
             )
         self.realms = RealmDirectory(self)
+        self.message_sender = MessageSender(self)
         self.authenticator = Authenticator(self)
         rules = RateLimitRules(
             api_by_user=config.ratelimit.api_by_user,

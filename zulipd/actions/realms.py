@@ -9,6 +9,7 @@ from zulipd.errors import JsonableError
 from zulipd.models import Realm
 from zulipd.realm_settings import REALM_SETTINGS
 from zulipd.storage.audit import insert_audit_log_txn
+from zulipd.storage.groups import insert_system_groups_txn
 from zulipd.storage.notifications import notify_txn
 from zulipd.storage.pool import Transaction
 from zulipd.storage.realms import (
@@ -138,6 +139,7 @@ async def do_create_realm(server: Server, string_id: str, name: str, description
         if await get_realm_by_string_id_txn(txn, string_id) is not None:
             raise JsonableError(f"An organization with the subdomain {string_id!r} already exists")
         realm = await insert_realm_txn(txn, string_id, name.strip(), description)
+        await insert_system_groups_txn(txn, realm.id)
         await insert_audit_log_txn(
             txn, realm_id=realm.id, event_type="realm_created", acting_user_id=None, modified_user_id=None
         )

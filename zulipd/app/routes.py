@@ -9,7 +9,7 @@ from zulipd.app.api import ApiRouter
 api = ApiRouter()
 
 
-ROUTE_MODULES = ("server_settings", "users", "bots", "bot_storage", "settings")
+ROUTE_MODULES = ("server_settings", "users", "bots", "bot_storage", "settings", "streams", "messages")
 
 
 def load_routes() -> ApiRouter:

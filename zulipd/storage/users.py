@@ -181,3 +181,8 @@ async def update_bot_service_txn(txn: Transaction, /, bot_id: int, **changes: An
         return
     assignments = ", ".join(f"{column} = %s" for column in changes)
     await txn.execute(f"UPDATE bot_service SET {assignments} WHERE bot_id = %s", (*changes.values(), bot_id))
+
+
+async def get_users_by_ids_txn(txn: Transaction, user_ids: Sequence[int]) -> dict[int, UserProfile]:
+    rows = await txn.fetch_all(f"SELECT {USER_COLUMNS} FROM user_profile WHERE id = ANY(%s)", (list(user_ids),))
+    return {row[0]: user_from_row(row) for row in rows}

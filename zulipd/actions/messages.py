@@ -1,0 +1,402 @@
+"""Sending and reading messages.
+
+Sends are checked and rendered one by one, then committed together: every
+send that arrives while a commit is running waits for the next one, and that
+commit inserts all of them and their per-user rows in a handful of statements
+and one fsync (group commit). A send's answer goes out only after its commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import defer
+
+from zulipd.actions.narrow import Term, build_narrow, near_anchor
+from zulipd.actions.streams import (
+    StreamDoesNotExist,
+    access,
+    check_can_post,
+    get_visible_stream,
+    get_visible_stream_by_name,
+)
+from zulipd.errors import JsonableError
+from zulipd.models import Message, MessageFlag, Realm, RecipientType, Stream, UserProfile
+from zulipd.render import render_message
+from zulipd.storage.messages import (
+    NewMessage,
+    first_unread_id_txn,
+    get_messages_txn,
+    insert_messages_txn,
+    narrow_ids_txn,
+    search_highlights_txn,
+)
+from zulipd.storage.pool import Transaction
+from zulipd.storage.streams import (
+    direct_message_group_recipient_txn,
+    get_stream_by_recipient_txn,
+    get_subscription_txn,
+    personal_recipient_txn,
+    subscriber_ids_txn,
+)
+from zulipd.storage.users import get_user_by_email_txn, get_user_by_id_txn
+
+if TYPE_CHECKING:
+    from zulipd.server import Server
+
+MAX_MESSAGE_LENGTH = 10000
+MAX_TOPIC_LENGTH = 60
+MAX_MESSAGES_PER_FETCH = 5000
+TRUNCATION_NOTICE = "\n[message truncated]"
+LARGER_THAN_MAX_MESSAGE_ID = 10**16
+NO_TOPIC = "(no topic)"
+
+
+class InvalidMessage(JsonableError):
+    def __init__(self) -> None:
+        super().__init__("Invalid message(s)")
+
+
+def check_content(content: str) -> str:
+    if not content.strip():
+        raise JsonableError("Message must not be empty")
+    if "\x00" in content:
+        raise JsonableError("Message must not contain null bytes")
+    if len(content) > MAX_MESSAGE_LENGTH:
+        content = content[: MAX_MESSAGE_LENGTH - len(TRUNCATION_NOTICE)] + TRUNCATION_NOTICE
+    return content
+
+
+def check_topic(topic: str | None, realm: Realm) -> str:
+    topic = (topic or "").strip()
+    if len(topic) > MAX_TOPIC_LENGTH:
+        raise JsonableError(f"Topic is too long (limit: {MAX_TOPIC_LENGTH} characters)")
+    if any(ord(character) < 32 for character in topic):
+        raise JsonableError("Invalid characters in topic")
+    if not topic:
+        if realm.settings.get("mandatory_topics", False):
+            raise JsonableError("Topics are required in this organization.")
+        return NO_TOPIC
+    return topic
+
+
+@dataclasses.dataclass
+class PreparedSend:
+    realm_id: int
+    sender: UserProfile
+    recipient_id: int
+    stream: Stream | None
+    # Direct messages: everyone in the conversation, the sender included.
+    member_ids: list[int]
+    topic: str
+    content: str
+    rendered: Any
+    client: str
+    read_by_sender: bool
+
+
+def parse_stream_target(to: Any) -> int | str:
+    """``to`` for a channel message: a name, an id, or either one JSON-encoded (possibly in a list)."""
+    value: Any = to
+    if isinstance(to, str):
+        try:
+            value = json.loads(to)
+        except ValueError:
+            return to.strip()
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise JsonableError("Invalid 'to' for a channel message: give one channel name or id")
+    return value if isinstance(value, int) else value.strip()
+
+
+def parse_direct_targets(to: Any) -> list[int | str]:
+    """``to`` for a direct message: a JSON list of ids or emails, or comma-separated emails."""
+    value: Any = to
+    if isinstance(to, str):
+        try:
+            value = json.loads(to)
+        except ValueError:
+            value = [part for part in re.split(r"\s*,\s*", to.strip()) if part]
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
+        value = [value]
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(item, (int, str)) and not isinstance(item, bool) for item in value)
+    ):
+        raise JsonableError("Invalid user ID" if isinstance(value, list) else "Invalid 'to' for a direct message")
+    return value
+
+
+async def prepare_stream_message(
+    server: Server, sender: UserProfile, realm: Realm, to: Any, topic: str | None, content: str, client: str,
+    read_by_sender: bool,
+) -> PreparedSend:  # fmt: skip
+    target = parse_stream_target(to)
+    try:
+        if isinstance(target, int):
+            stream, stream_access = await get_visible_stream(server, sender, target)
+        else:
+            stream, stream_access = await get_visible_stream_by_name(server, sender, target)
+    except StreamDoesNotExist:
+        if isinstance(target, int):
+            raise StreamDoesNotExist.with_id(target) from None
+        raise StreamDoesNotExist.named(target) from None
+    check_can_post(sender, stream, stream_access)
+    content = check_content(content)
+    return PreparedSend(
+        realm_id=realm.id,
+        sender=sender,
+        recipient_id=stream.recipient_id,
+        stream=stream,
+        member_ids=[],
+        topic=check_topic(topic, realm),
+        content=content,
+        rendered=render_message(content),
+        client=client,
+        read_by_sender=read_by_sender,
+    )
+
+
+async def prepare_direct_message(
+    server: Server, sender: UserProfile, realm: Realm, to: Any, content: str, client: str, read_by_sender: bool
+) -> PreparedSend:
+    targets = parse_direct_targets(to)
+    content = check_content(content)
+
+    async def resolve(txn: Transaction) -> tuple[list[int], int]:
+        ids = {sender.id}
+        for target in targets:
+            if isinstance(target, int):
+                user = await get_user_by_id_txn(txn, realm.id, target)
+                if user is None:
+                    raise JsonableError(f"Invalid user ID {target}")
+            else:
+                user = await get_user_by_email_txn(txn, realm.id, target.strip())
+                if user is None:
+                    raise JsonableError(f"Invalid email '{target}'")
+            if not user.is_active:
+                raise JsonableError(f"'{user.delivery_email}' is no longer using Zulip.")
+            ids.add(user.id)
+        members = sorted(ids)
+        if len(members) == 1:
+            recipient_id = await personal_recipient_txn(txn, sender.id)
+        elif len(members) == 2:
+            other = members[0] if members[1] == sender.id else members[1]
+            recipient_id = await personal_recipient_txn(txn, other)
+        else:
+            recipient_id = await direct_message_group_recipient_txn(txn, realm.id, members)
+        return members, recipient_id
+
+    members, recipient_id = await server.pool.run_interaction("resolve recipients", resolve)
+    return PreparedSend(
+        realm_id=realm.id,
+        sender=sender,
+        recipient_id=recipient_id,
+        stream=None,
+        member_ids=members,
+        topic="",
+        content=content,
+        rendered=render_message(content),
+        client=client,
+        read_by_sender=read_by_sender,
+    )
+
+
+class MessageSender:
+    """Commits prepared sends in batches: one transaction for all that arrived meanwhile."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._queue: list[tuple[PreparedSend, defer.Deferred[int]]] = []
+        self._committing = False
+
+    def send(self, prepared: PreparedSend) -> defer.Deferred[int]:
+        done: defer.Deferred[int] = defer.Deferred()
+        self._queue.append((prepared, done))
+        if not self._committing:
+            defer.ensureDeferred(self._commit_batches())
+        return done
+
+    async def _commit_batches(self) -> None:
+        self._committing = True
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    ids = await self._server.pool.run_interaction("send messages", _send_txn, [p for p, _ in batch])
+                except Exception as error:
+                    for _, done in batch:
+                        done.errback(error)
+                    continue
+                for (_, done), message_id in zip(batch, ids, strict=True):
+                    done.callback(message_id)
+        finally:
+            self._committing = False
+
+
+async def _send_txn(txn: Transaction, batch: list[PreparedSend]) -> list[int]:
+    stream_recipients = sorted({prepared.recipient_id for prepared in batch if prepared.stream is not None})
+    subscribers = await subscriber_ids_txn(txn, stream_recipients) if stream_recipients else {}
+    new_messages = []
+    for prepared in batch:
+        rendered = prepared.rendered
+        base = MessageFlag.IS_PRIVATE if prepared.stream is None else MessageFlag(0)
+        receivers = prepared.member_ids if prepared.stream is None else subscribers.get(prepared.recipient_id, [])
+        user_flags = {user_id: int(base | _mention_flags(rendered, user_id)) for user_id in receivers}
+        sender_flags = MessageFlag(user_flags.get(prepared.sender.id, int(base)))
+        if prepared.read_by_sender:
+            sender_flags |= MessageFlag.READ
+        user_flags[prepared.sender.id] = int(sender_flags)
+        new_messages.append(
+            NewMessage(
+                realm_id=prepared.realm_id,
+                sender_id=prepared.sender.id,
+                recipient_id=prepared.recipient_id,
+                subject=prepared.topic,
+                content=prepared.content,
+                rendered_content=rendered.html,
+                sending_client=prepared.client,
+                is_channel_message=prepared.stream is not None,
+                is_me_message=rendered.is_me_message,
+                has_link=rendered.has_link,
+                has_attachment=rendered.has_attachment,
+                has_image=rendered.has_image,
+                user_flags=user_flags,
+            )
+        )
+    inserted = await insert_messages_txn(txn, new_messages)
+    for prepared, (message_id, _) in zip(batch, inserted, strict=True):
+        if prepared.stream is not None and prepared.stream.first_message_id is None:
+            await txn.execute(
+                "UPDATE stream SET first_message_id = %s WHERE id = %s AND first_message_id IS NULL",
+                (message_id, prepared.stream.id),
+            )
+    return [message_id for message_id, _ in inserted]
+
+
+def _mention_flags(rendered: Any, user_id: int) -> MessageFlag:
+    flags = MessageFlag(0)
+    if user_id in rendered.mentioned_user_ids:
+        flags |= MessageFlag.MENTIONED
+    if rendered.mentions_stream_wildcard:
+        flags |= MessageFlag.STREAM_WILDCARD_MENTIONED
+    return flags
+
+
+@dataclasses.dataclass
+class Fetched:
+    anchor: int
+    found_anchor: bool
+    found_newest: bool
+    found_oldest: bool
+    messages: list[Message]
+    flags: dict[int, int | None]
+    highlights: dict[int, tuple[str, str]]
+
+
+async def fetch_messages(
+    server: Server,
+    user: UserProfile,
+    terms: list[Term],
+    anchor: int | str | None,
+    num_before: int,
+    num_after: int,
+    include_anchor: bool,
+) -> Fetched:
+    if num_before < 0 or num_after < 0:
+        raise JsonableError("num_before and num_after must not be negative")
+    if num_before + num_after > MAX_MESSAGES_PER_FETCH:
+        raise JsonableError(f"Too many messages requested (maximum {MAX_MESSAGES_PER_FETCH}).")
+    narrow = await build_narrow(server, user, terms)
+    if anchor is None:
+        near = near_anchor(terms)
+        if near is None:
+            raise JsonableError("Missing 'anchor' argument")
+        anchor = near
+    if anchor == "first_unread":
+        first_unread = await server.pool.run_interaction("first unread", first_unread_id_txn, narrow)
+        anchor_id = first_unread if first_unread is not None else LARGER_THAN_MAX_MESSAGE_ID
+    elif anchor == "newest":
+        anchor_id = LARGER_THAN_MAX_MESSAGE_ID
+    elif anchor == "oldest":
+        anchor_id = 0
+    elif (isinstance(anchor, int) and not isinstance(anchor, bool)) or (isinstance(anchor, str) and anchor.isdigit()):
+        anchor_id = int(anchor)
+        if anchor_id < 0:
+            raise JsonableError("Invalid anchor")
+    else:
+        raise JsonableError("Invalid anchor")
+    before, after = await server.pool.run_interaction(
+        "fetch messages", narrow_ids_txn, narrow, anchor_id, num_before, num_after, include_anchor
+    )
+    found_anchor = bool(after) and include_anchor and after[0][0] == anchor_id
+    after_anchor = [row for row in after if row[0] != anchor_id]
+    found_oldest = len(before) < num_before or anchor_id == 0
+    found_newest = len(after_anchor) < num_after or anchor_id == LARGER_THAN_MAX_MESSAGE_ID
+    rows = list(reversed(before)) + after
+    ids = [row[0] for row in rows]
+    messages = await server.pool.run_interaction("load messages", get_messages_txn, ids) if ids else []
+    highlights: dict[int, tuple[str, str]] = {}
+    if narrow.search_query and ids:
+        highlights = await server.pool.run_interaction("highlight", search_highlights_txn, narrow.search_query, ids)
+    return Fetched(
+        anchor=anchor_id,
+        found_anchor=found_anchor,
+        found_newest=found_newest,
+        found_oldest=found_oldest,
+        messages=messages,
+        flags=dict(rows),
+        highlights=highlights,
+    )
+
+
+async def access_message(server: Server, user: UserProfile, message_id: int) -> tuple[Message, int | None]:
+    """A message the user may read, with their flags (None: read through shared history)."""
+
+    async def load(txn: Transaction) -> tuple[Message | None, int | None, bool]:
+        from zulipd.storage.messages import user_flags_txn
+
+        messages = await get_messages_txn(txn, [message_id])
+        if not messages or messages[0].realm_id != user.realm_id:
+            return None, None, False
+        message = messages[0]
+        flags = (await user_flags_txn(txn, user.id, [message_id])).get(message_id)
+        if flags is not None:
+            return message, flags, True
+        if not message.is_channel_message:
+            return message, None, False
+        stream = await get_stream_by_recipient_txn(txn, message.recipient_id)
+        if stream is None:
+            return message, None, False
+        subscription = await get_subscription_txn(txn, user.id, stream.recipient_id)
+        return message, None, access(user, stream, subscription).history == "full"
+
+    message, flags, allowed = await server.pool.run_interaction("access message", load)
+    if message is None or not allowed:
+        raise InvalidMessage()
+    return message, flags
+
+
+def flag_names(flags: int | None) -> list[str]:
+    """Zulip's flag names; a message read through shared history is read and historical."""
+    if flags is None:
+        return ["read", "historical"]
+    names = [flag.name.lower() for flag in MessageFlag if flag & flags and flag.name is not None]
+    names = [name for name in names if name not in ("is_private", "active_mobile_push_notification")]
+    if flags & (MessageFlag.STREAM_WILDCARD_MENTIONED | MessageFlag.TOPIC_WILDCARD_MENTIONED):
+        names.append("wildcard_mentioned")  # Zulip's deprecated union of the two
+    return names
+
+
+def recipient_kind(message: Message) -> RecipientType:
+    return RecipientType.STREAM if message.is_channel_message else RecipientType.PERSONAL
+
+
+def ids_of(messages: Sequence[Message]) -> list[int]:
+    return [message.id for message in messages]

@@ -1,0 +1,283 @@
+"""Messages: sending, reading, narrows and topics."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from zulipd.actions import messages as actions
+from zulipd.actions.message_details import MessageDetails, load_details
+from zulipd.actions.narrow import Term, build_narrow, parse_narrow
+from zulipd.actions.streams import get_visible_stream
+from zulipd.app.api import ApiRequest, Payload
+from zulipd.app.params import ApiParam, Json
+from zulipd.app.routes import api
+from zulipd.app.users import gravatar_url
+from zulipd.errors import JsonableError
+from zulipd.models import Message, UserProfile
+from zulipd.storage.messages import narrow_matches_txn, stream_topics_txn
+
+
+def _display_recipient(message: Message, details: MessageDetails) -> Any:
+    if message.is_channel_message:
+        return details.streams.get(message.recipient_id, (0, ""))[1]
+    members = set(details.conversation_members.get(message.recipient_id, [])) | {message.sender_id}
+    return [
+        {
+            "id": user.id,
+            "email": user.email,
+            "full_name": user.full_name,
+            "is_mirror_dummy": False,
+        }
+        for user in sorted(
+            (details.users[user_id] for user_id in members if user_id in details.users), key=lambda u: u.id
+        )
+    ]
+
+
+def message_payload(
+    message: Message,
+    details: MessageDetails,
+    realm_string_id: str,
+    *,
+    flags: int | None,
+    apply_markdown: bool,
+    client_gravatar: bool,
+    highlight: tuple[str, str] | None = None,
+) -> Payload:
+    sender = details.users.get(message.sender_id)
+    payload: Payload = {
+        "id": message.id,
+        "sender_id": message.sender_id,
+        "sender_email": sender.email if sender else "",
+        "sender_full_name": sender.full_name if sender else "",
+        "sender_realm_str": realm_string_id,
+        "avatar_url": None
+        if client_gravatar or sender is None
+        else gravatar_url(sender.delivery_email, sender.avatar_version),
+        "client": message.sending_client or "Unspecified",
+        "content": message.rendered_content if apply_markdown else message.content,
+        "content_type": "text/html" if apply_markdown else "text/x-markdown",
+        "recipient_id": message.recipient_id,
+        "display_recipient": _display_recipient(message, details),
+        "subject": message.subject,
+        "topic_links": [],
+        "timestamp": int(message.date_sent.timestamp()),
+        "flags": actions.flag_names(flags),
+        "reactions": [
+            {"emoji_name": name, "emoji_code": code, "reaction_type": kind, "user_id": user_id}
+            for name, code, kind, user_id in details.reactions.get(message.id, [])
+        ],
+        "submessages": [],
+        "is_me_message": message.is_me_message,
+        "type": "stream" if message.is_channel_message else "private",
+    }
+    if message.is_channel_message:
+        payload["stream_id"] = details.streams.get(message.recipient_id, (0, ""))[0]
+    if message.last_edit_time is not None:
+        payload["last_edit_timestamp"] = int(message.last_edit_time.timestamp())
+    if message.last_moved_time is not None:
+        payload["last_moved_timestamp"] = int(message.last_moved_time.timestamp())
+    edits = details.edits.get(message.id)
+    if edits:
+        payload["edit_history"] = [_edit_entry(edit) for edit in reversed(edits)]
+    if highlight is not None:
+        payload["match_content"] = highlight[0]
+        payload["match_subject"] = highlight[1]
+    return payload
+
+
+def _edit_entry(edit: dict[str, Any]) -> Payload:
+    entry: Payload = {"timestamp": edit["timestamp"], "user_id": edit["user_id"]}
+    if edit["prev_content"] is not None:
+        entry["prev_content"] = edit["prev_content"]
+        entry["prev_rendered_content"] = edit["prev_rendered_content"]
+    if edit["prev_topic"] is not None:
+        entry["prev_topic"] = edit["prev_topic"]
+        entry["topic"] = edit["topic"]
+    if edit["prev_stream"] is not None:
+        entry["prev_stream"] = edit["prev_stream"]
+        entry["stream"] = edit["stream"]
+    return entry
+
+
+def _parse_anchor(anchor: str | None) -> int | str | None:
+    if anchor is None:
+        return None
+    value = anchor.strip()
+    if value.lstrip("-").isdigit():
+        return int(value)
+    if value in ("newest", "oldest", "first_unread"):
+        return value
+    try:
+        decoded = json.loads(value)  # the client JSON-encodes ints, and sometimes strings
+    except ValueError:
+        raise JsonableError("Invalid anchor") from None
+    if isinstance(decoded, int) and not isinstance(decoded, bool):
+        return decoded
+    if decoded in ("newest", "oldest", "first_unread"):
+        return str(decoded)
+    raise JsonableError("Invalid anchor")
+
+
+@api.post("messages", allow_incoming_webhook=True)
+async def send_message(
+    ctx: ApiRequest,
+    *,
+    type: str,
+    to: str,
+    content: str,
+    topic: Annotated[str | None, ApiParam(aliases=("subject",))] = None,
+    queue_id: str | None = None,
+    local_id: str | None = None,
+    read_by_sender: Json[bool] | None = None,
+) -> Payload:
+    sender = ctx.requester
+    kind = type.strip().lower()
+    # Zulip marks a sender's own message read, unless an API client asks otherwise.
+    read = True if read_by_sender is None else read_by_sender
+    if kind in ("stream", "channel"):
+        if topic is None:
+            topic = ""
+        prepared = await actions.prepare_stream_message(
+            ctx.server, sender, ctx.requester_realm, to, topic, content, ctx.client_name, read
+        )
+    elif kind in ("private", "direct"):
+        prepared = await actions.prepare_direct_message(
+            ctx.server, sender, ctx.requester_realm, to, content, ctx.client_name, read
+        )
+    else:
+        raise JsonableError("Invalid message type")
+    message_id = await ctx.server.message_sender.send(prepared)
+    return {"id": message_id}
+
+
+async def _messages_payload(
+    ctx: ApiRequest,
+    messages: list[Message],
+    flags: dict[int, int | None],
+    apply_markdown: bool,
+    client_gravatar: bool,
+    highlights: dict[int, tuple[str, str]] | None = None,
+) -> list[Payload]:
+    details = await load_details(ctx.server, messages)
+    realm = ctx.requester_realm.string_id
+    return [
+        message_payload(
+            message,
+            details,
+            realm,
+            flags=flags.get(message.id),
+            apply_markdown=apply_markdown,
+            client_gravatar=client_gravatar,
+            highlight=(highlights or {}).get(message.id),
+        )
+        for message in messages
+    ]
+
+
+@api.get("messages")
+async def get_messages(
+    ctx: ApiRequest,
+    *,
+    anchor: str | None = None,
+    include_anchor: Json[bool] = True,
+    num_before: Json[int] = 0,
+    num_after: Json[int] = 0,
+    narrow: Json[list[Any]] | None = None,
+    client_gravatar: Json[bool] = True,
+    apply_markdown: Json[bool] = True,
+    use_first_unread_anchor: Json[bool] = False,
+    message_ids: Json[list[int]] | None = None,
+    allow_empty_topic_name: Json[bool] = False,
+) -> Payload:
+    user = ctx.requester
+    terms = parse_narrow(narrow or [])
+    if message_ids is not None:
+        if anchor is not None or use_first_unread_anchor:
+            raise JsonableError("Unsupported parameter combination: anchor, message_ids")
+        return await _messages_by_ids(ctx, user, terms, message_ids, apply_markdown, client_gravatar)
+    parsed_anchor = "first_unread" if use_first_unread_anchor else _parse_anchor(anchor)
+    fetched = await actions.fetch_messages(
+        ctx.server, user, terms, parsed_anchor, num_before, num_after, include_anchor
+    )
+    messages = await _messages_payload(
+        ctx, fetched.messages, fetched.flags, apply_markdown, client_gravatar, fetched.highlights
+    )
+    return {
+        "anchor": fetched.anchor,
+        "found_anchor": fetched.found_anchor,
+        "found_newest": fetched.found_newest,
+        "found_oldest": fetched.found_oldest,
+        "history_limited": False,
+        "messages": messages,
+    }
+
+
+async def _messages_by_ids(
+    ctx: ApiRequest, user: UserProfile, terms: list[Term], message_ids: list[int], apply_markdown: bool,
+    client_gravatar: bool,
+) -> Payload:  # fmt: skip
+    narrow = await build_narrow(ctx.server, user, terms)
+    visible = await ctx.server.pool.run_interaction("messages by id", narrow_matches_txn, narrow, message_ids)
+    from zulipd.storage.messages import get_messages_txn, user_flags_txn
+
+    messages = await ctx.server.pool.run_interaction("load messages", get_messages_txn, visible)
+    flags: dict[int, int | None] = dict(
+        await ctx.server.pool.run_interaction("flags", user_flags_txn, user.id, visible)
+    )
+    return {
+        "messages": await _messages_payload(ctx, messages, flags, apply_markdown, client_gravatar),
+        "history_limited": False,
+    }
+
+
+@api.get("messages/{message_id}")
+async def get_message(
+    ctx: ApiRequest,
+    *,
+    message_id: int,
+    apply_markdown: Json[bool] = True,
+    allow_empty_topic_name: Json[bool] = False,
+) -> Payload:
+    message, flags = await actions.access_message(ctx.server, ctx.requester, message_id)
+    payloads = await _messages_payload(ctx, [message], {message.id: flags}, apply_markdown, False)
+    return {"raw_content": message.content, "message": payloads[0]}
+
+
+@api.get("messages/matches_narrow")
+async def matches_narrow(ctx: ApiRequest, *, msg_ids: Json[list[int]], narrow: Json[list[Any]]) -> Payload:
+    terms = parse_narrow(narrow)
+    built = await build_narrow(ctx.server, ctx.requester, terms)
+    matched = await ctx.server.pool.run_interaction("matches narrow", narrow_matches_txn, built, msg_ids)
+    highlights: dict[int, tuple[str, str]] = {}
+    if built.search_query and matched:
+        from zulipd.storage.messages import search_highlights_txn
+
+        highlights = await ctx.server.pool.run_interaction(
+            "highlight", search_highlights_txn, built.search_query, matched
+        )
+    messages: dict[str, Payload] = {}
+    for message_id in sorted(matched):
+        content, subject = highlights.get(message_id, ("", ""))
+        messages[str(message_id)] = {"match_content": content, "match_subject": subject}
+    return {"messages": messages}
+
+
+@api.get("users/me/{stream_id}/topics")
+async def get_stream_topics(ctx: ApiRequest, *, stream_id: int, allow_empty_topic_name: Json[bool] = False) -> Payload:
+    user = ctx.requester
+    stream, stream_access = await get_visible_stream(ctx.server, user, stream_id)
+    if stream_access.history == "none":
+        raise JsonableError("Invalid channel ID")
+    topics = await ctx.server.pool.run_interaction(
+        "topics", stream_topics_txn, stream.recipient_id, user.id, stream_access.history == "own"
+    )
+    return {"topics": [{"name": name, "max_id": max_id} for name, max_id in topics]}
+
+
+@api.post("messages/render")
+async def render(ctx: ApiRequest, *, content: str) -> Payload:
+    from zulipd.render import render_message
+
+    return {"rendered": render_message(content).html}

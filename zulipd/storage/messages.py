@@ -1,0 +1,307 @@
+"""SQL for messages, their per-user rows and flags, reactions and edit history.
+
+Narrow searches arrive here already checked and resolved to ids
+(``zulipd.actions.narrow``); this module only turns them into SQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from zulipd.models import Message
+from zulipd.storage.pool import Transaction
+
+MESSAGE_COLUMNS = (
+    "m.id, m.realm_id, m.sender_id, m.recipient_id, m.subject, m.content, m.rendered_content, m.date_sent, "
+    "m.last_edit_time, m.last_moved_time, m.sending_client, m.is_channel_message, m.is_me_message, "
+    "m.has_link, m.has_attachment, m.has_image"
+)
+
+
+def message_from_row(row: Sequence[Any]) -> Message:
+    return Message(*row[:16])
+
+
+@dataclasses.dataclass(frozen=True)
+class NewMessage:
+    realm_id: int
+    sender_id: int
+    recipient_id: int
+    subject: str
+    content: str
+    rendered_content: str
+    sending_client: str
+    is_channel_message: bool
+    is_me_message: bool
+    has_link: bool
+    has_attachment: bool
+    has_image: bool
+    # user id -> flags, for everyone who gets a row.
+    user_flags: dict[int, int]
+
+
+async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) -> list[tuple[int, datetime]]:
+    """Insert messages and all their user rows in a few statements; return (id, date_sent) of each."""
+    if not messages:
+        return []
+    rows = await txn.fetch_all(
+        """INSERT INTO message (realm_id, sender_id, recipient_id, subject, content, rendered_content,
+                                sending_client, is_channel_message, is_me_message, has_link, has_attachment, has_image)
+           SELECT realm_id, sender_id, recipient_id, subject, content, rendered_content, sending_client,
+                  is_channel_message, is_me_message, has_link, has_attachment, has_image
+           FROM unnest(%s::integer[], %s::integer[], %s::integer[], %s::text[], %s::text[], %s::text[],
+                                %s::text[], %s::boolean[], %s::boolean[], %s::boolean[], %s::boolean[], %s::boolean[])
+               WITH ORDINALITY AS new (realm_id, sender_id, recipient_id, subject, content, rendered_content,
+                                       sending_client, is_channel_message, is_me_message, has_link, has_attachment,
+                                       has_image, position)
+           ORDER BY position
+           RETURNING id, date_sent""",
+        tuple(
+            [getattr(message, field) for message in messages]
+            for field in (
+                "realm_id", "sender_id", "recipient_id", "subject", "content", "rendered_content",
+                "sending_client", "is_channel_message", "is_me_message", "has_link", "has_attachment", "has_image",
+            )
+        ),
+    )  # fmt: skip
+    inserted = sorted((row[0], row[1]) for row in rows)  # ids follow the insertion order
+    user_ids: list[int] = []
+    message_ids: list[int] = []
+    flags: list[int] = []
+    for (message_id, _), message in zip(inserted, messages, strict=True):
+        for user_id, user_flags in message.user_flags.items():
+            user_ids.append(user_id)
+            message_ids.append(message_id)
+            flags.append(user_flags)
+    if user_ids:
+        await txn.execute(
+            """INSERT INTO user_message (user_id, message_id, flags)
+               SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::bigint[])""",
+            (user_ids, message_ids, flags),
+        )
+    return inserted
+
+
+async def get_messages_txn(txn: Transaction, message_ids: Sequence[int]) -> list[Message]:
+    rows = await txn.fetch_all(
+        f"SELECT {MESSAGE_COLUMNS} FROM message m WHERE m.id = ANY(%s) ORDER BY m.id", (list(message_ids),)
+    )
+    return [message_from_row(row) for row in rows]
+
+
+async def user_flags_txn(txn: Transaction, user_id: int, message_ids: Sequence[int]) -> dict[int, int]:
+    rows = await txn.fetch_all(
+        "SELECT message_id, flags FROM user_message WHERE user_id = %s AND message_id = ANY(%s)",
+        (user_id, list(message_ids)),
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def reactions_txn(txn: Transaction, message_ids: Sequence[int]) -> dict[int, list[tuple[str, str, str, int]]]:
+    """message id -> [(emoji_name, emoji_code, reaction_type, user_id)]."""
+    rows = await txn.fetch_all(
+        """SELECT message_id, emoji_name, emoji_code, reaction_type, user_id FROM reaction
+           WHERE message_id = ANY(%s) ORDER BY message_id, ctid""",
+        (list(message_ids),),
+    )
+    reactions: dict[int, list[tuple[str, str, str, int]]] = {}
+    for message_id, name, code, kind, user_id in rows:
+        reactions.setdefault(message_id, []).append((name, code, kind, user_id))
+    return reactions
+
+
+@dataclasses.dataclass
+class NarrowSql:
+    """A narrow as SQL over ``message m`` and the user's ``user_message um``.
+
+    ``own_rows_only``: search only messages the user has a row for (inner
+    join). Otherwise the message table is searched within ``full_history``
+    recipients, plus ``own_rows_history`` recipients where the user has a row
+    (private channels whose history is not shared).
+    """
+
+    user_id: int
+    own_rows_only: bool
+    full_history: list[int] = dataclasses.field(default_factory=list)
+    own_rows_history: list[int] = dataclasses.field(default_factory=list)
+    conditions: list[str] = dataclasses.field(default_factory=list)
+    parameters: list[Any] = dataclasses.field(default_factory=list)
+    # A full-text query: adds ranking-free highlighting columns.
+    search_query: str | None = None
+
+    def add(self, sql: str, *parameters: Any) -> None:
+        self.conditions.append(sql)
+        self.parameters.extend(parameters)
+
+    def from_and_where(self) -> tuple[str, list[Any]]:
+        if self.own_rows_only:
+            source = "user_message um JOIN message m ON m.id = um.message_id"
+            where = ["um.user_id = %s"]
+            parameters: list[Any] = [self.user_id]
+        else:
+            source = "message m LEFT JOIN user_message um ON um.message_id = m.id AND um.user_id = %s"
+            parameters = [self.user_id]
+            where = ["(m.recipient_id = ANY(%s) OR (m.recipient_id = ANY(%s) AND um.user_id IS NOT NULL))"]
+            parameters += [self.full_history, self.own_rows_history]
+        where += self.conditions
+        parameters += self.parameters
+        return f"FROM {source} WHERE {' AND '.join(where)}", parameters
+
+
+async def narrow_ids_txn(
+    txn: Transaction, narrow: NarrowSql, anchor: int, num_before: int, num_after: int, include_anchor: bool
+) -> tuple[list[tuple[int, int | None]], list[tuple[int, int | None]]]:
+    """(id, flags) of messages before (descending) and at-or-after (ascending) the anchor."""
+    from_where, parameters = narrow.from_and_where()
+    before: list[tuple[int, int | None]] = []
+    after: list[tuple[int, int | None]] = []
+    if num_before > 0:
+        rows = await txn.fetch_all(
+            f"SELECT m.id, um.flags {from_where} AND m.id < %s ORDER BY m.id DESC LIMIT %s",
+            (*parameters, anchor, num_before),
+        )
+        before = [(row[0], row[1]) for row in rows]
+    comparison = ">=" if include_anchor else ">"
+    limit = num_after + (1 if include_anchor else 0)
+    if limit > 0:
+        rows = await txn.fetch_all(
+            f"SELECT m.id, um.flags {from_where} AND m.id {comparison} %s ORDER BY m.id ASC LIMIT %s",
+            (*parameters, anchor, limit),
+        )
+        after = [(row[0], row[1]) for row in rows]
+    return before, after
+
+
+async def narrow_extreme_id_txn(txn: Transaction, narrow: NarrowSql, newest: bool) -> int | None:
+    from_where, parameters = narrow.from_and_where()
+    row = await txn.fetch_one(
+        f"SELECT m.id {from_where} ORDER BY m.id {'DESC' if newest else 'ASC'} LIMIT 1", parameters
+    )
+    return int(row[0]) if row else None
+
+
+async def first_unread_id_txn(txn: Transaction, narrow: NarrowSql) -> int | None:
+    from_where, parameters = narrow.from_and_where()
+    row = await txn.fetch_one(
+        f"SELECT m.id {from_where} AND um.user_id IS NOT NULL AND um.flags & 1 = 0 ORDER BY m.id ASC LIMIT 1",
+        parameters,
+    )
+    return int(row[0]) if row else None
+
+
+async def narrow_matches_txn(txn: Transaction, narrow: NarrowSql, message_ids: Sequence[int]) -> list[int]:
+    from_where, parameters = narrow.from_and_where()
+    rows = await txn.fetch_all(f"SELECT m.id {from_where} AND m.id = ANY(%s)", (*parameters, list(message_ids)))
+    return [row[0] for row in rows]
+
+
+async def search_highlights_txn(txn: Transaction, query: str, message_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """message id -> (highlighted rendered content, highlighted topic) for a full-text query."""
+    rows = await txn.fetch_all(
+        """SELECT m.id,
+                  ts_headline('english', m.rendered_content, websearch_to_tsquery('english', %s),
+                              'StartSel=<span class="highlight">, StopSel=</span>, HighlightAll=true'),
+                  ts_headline('english', m.subject, websearch_to_tsquery('english', %s),
+                              'StartSel=<span class="highlight">, StopSel=</span>, HighlightAll=true')
+           FROM message m WHERE m.id = ANY(%s)""",
+        (query, query, list(message_ids)),
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+async def set_flag_txn(txn: Transaction, user_id: int, message_ids: Sequence[int], flag: int, add: bool) -> list[int]:
+    """Set or clear one flag on the user's rows; return the ids that changed."""
+    if add:
+        rows = await txn.fetch_all(
+            """UPDATE user_message SET flags = flags | %s WHERE user_id = %s AND message_id = ANY(%s)
+               AND flags & %s = 0 RETURNING message_id""",
+            (flag, user_id, list(message_ids), flag),
+        )
+    else:
+        rows = await txn.fetch_all(
+            """UPDATE user_message SET flags = flags & ~%s::bigint WHERE user_id = %s AND message_id = ANY(%s)
+               AND flags & %s <> 0 RETURNING message_id""",
+            (flag, user_id, list(message_ids), flag),
+        )
+    return sorted(row[0] for row in rows)
+
+
+async def add_historical_rows_txn(txn: Transaction, user_id: int, message_ids: Sequence[int], flags: int) -> None:
+    """Rows for messages a user reached through shared history (starred or reacted to)."""
+    await txn.execute(
+        """INSERT INTO user_message (user_id, message_id, flags) SELECT %s, unnest(%s::bigint[]), %s
+           ON CONFLICT DO NOTHING""",
+        (user_id, list(message_ids), flags),
+    )
+
+
+async def unread_ids_txn(txn: Transaction, user_id: int, recipient_id: int | None, topic: str | None) -> list[int]:
+    conditions = ["um.user_id = %s", "um.flags & 1 = 0"]
+    parameters: list[Any] = [user_id]
+    if recipient_id is not None:
+        conditions.append("m.recipient_id = %s")
+        parameters.append(recipient_id)
+    if topic is not None:
+        conditions.append("lower(m.subject) = lower(%s)")
+        parameters.append(topic)
+    rows = await txn.fetch_all(
+        f"SELECT m.id FROM user_message um JOIN message m ON m.id = um.message_id WHERE {' AND '.join(conditions)}",
+        parameters,
+    )
+    return [row[0] for row in rows]
+
+
+async def stream_topics_txn(
+    txn: Transaction, recipient_id: int, user_id: int, own_rows_only: bool
+) -> list[tuple[str, int]]:
+    """(topic, newest message id) of a channel, newest first; only topics the user may see."""
+    if own_rows_only:
+        rows = await txn.fetch_all(
+            """SELECT DISTINCT ON (lower(m.subject)) m.subject, m.id FROM message m
+               JOIN user_message um ON um.message_id = m.id AND um.user_id = %s
+               WHERE m.recipient_id = %s ORDER BY lower(m.subject), m.id DESC""",
+            (user_id, recipient_id),
+        )
+    else:
+        rows = await txn.fetch_all(
+            """SELECT DISTINCT ON (lower(m.subject)) m.subject, m.id FROM message m
+               WHERE m.recipient_id = %s ORDER BY lower(m.subject), m.id DESC""",
+            (recipient_id,),
+        )
+    return sorted(((row[0], row[1]) for row in rows), key=lambda topic: -topic[1])
+
+
+async def insert_edit_txn(txn: Transaction, message_id: int, user_id: int | None, **changes: Any) -> None:
+    columns = ["message_id", "user_id", *changes]
+    placeholders = ", ".join(["%s"] * len(columns))
+    await txn.execute(
+        f"INSERT INTO message_edit ({', '.join(columns)}) VALUES ({placeholders})",
+        (message_id, user_id, *changes.values()),
+    )
+
+
+async def edits_txn(txn: Transaction, message_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    rows = await txn.fetch_all(
+        """SELECT message_id, user_id, edit_time, prev_content, prev_rendered_content, prev_topic, topic,
+                  prev_stream_id, stream_id
+           FROM message_edit WHERE message_id = ANY(%s) ORDER BY id""",
+        (list(message_ids),),
+    )
+    edits: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        edits.setdefault(row[0], []).append(
+            {
+                "user_id": row[1],
+                "timestamp": int(row[2].timestamp()),
+                "prev_content": row[3],
+                "prev_rendered_content": row[4],
+                "prev_topic": row[5],
+                "topic": row[6],
+                "prev_stream": row[7],
+                "stream": row[8],
+            }
+        )
+    return edits

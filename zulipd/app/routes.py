@@ -9,7 +9,22 @@ from zulipd.app.api import ApiRouter
 api = ApiRouter()
 
 
-ROUTE_MODULES = ("server_settings", "users", "bots", "bot_storage", "settings", "streams", "messages")
+ROUTE_MODULES = (
+    "server_settings",
+    "users",
+    "bots",
+    "bot_storage",
+    "settings",
+    "streams",
+    "messages",
+    "message_edits",
+    "reactions",
+    "flags",
+    "groups",
+    "presence",
+    "typing",
+    "user_topics",
+)
 
 
 def load_routes() -> ApiRouter:

@@ -32,8 +32,8 @@ from zulipd.storage.messages import (
     first_unread_id_txn,
     get_messages_txn,
     insert_messages_txn,
+    match_texts_txn,
     narrow_ids_txn,
-    search_highlights_txn,
 )
 from zulipd.storage.pool import Transaction
 from zulipd.storage.streams import (
@@ -313,6 +313,8 @@ async def fetch_messages(
         raise JsonableError("num_before and num_after must not be negative")
     if num_before + num_after > MAX_MESSAGES_PER_FETCH:
         raise JsonableError(f"Too many messages requested (maximum {MAX_MESSAGES_PER_FETCH}).")
+    if not include_anchor and num_before > 0 and num_after > 0:
+        raise JsonableError("The anchor can only be excluded at an end of the range")
     narrow = await build_narrow(server, user, terms)
     if anchor is None:
         near = near_anchor(terms)
@@ -335,16 +337,18 @@ async def fetch_messages(
     before, after = await server.pool.run_interaction(
         "fetch messages", narrow_ids_txn, narrow, anchor_id, num_before, num_after, include_anchor
     )
+    # `after` holds one row more than asked for in case the anchor is among them; drop it when it is not.
     found_anchor = bool(after) and include_anchor and after[0][0] == anchor_id
-    after_anchor = [row for row in after if row[0] != anchor_id]
+    anchor_rows = after[:1] if found_anchor else []
+    after_anchor = [row for row in after if row[0] != anchor_id][:num_after]
     found_oldest = len(before) < num_before or anchor_id == 0
     found_newest = len(after_anchor) < num_after or anchor_id == LARGER_THAN_MAX_MESSAGE_ID
-    rows = list(reversed(before)) + after
+    rows = list(reversed(before)) + anchor_rows + after_anchor
     ids = [row[0] for row in rows]
     messages = await server.pool.run_interaction("load messages", get_messages_txn, ids) if ids else []
     highlights: dict[int, tuple[str, str]] = {}
     if narrow.search_query and ids:
-        highlights = await server.pool.run_interaction("highlight", search_highlights_txn, narrow.search_query, ids)
+        highlights = await server.pool.run_interaction("highlight", match_texts_txn, narrow.search_query, ids)
     return Fetched(
         anchor=anchor_id,
         found_anchor=found_anchor,

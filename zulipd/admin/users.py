@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import json
 import sys
@@ -35,6 +36,43 @@ DEV_USERS: list[tuple[str, str, Role]] = [
     ("desdemona@zulip.com", "Desdemona", Role.OWNER),
     ("shiva@zulip.com", "शिव", Role.MODERATOR),
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class DevChannel:
+    name: str
+    description: str
+    invite_only: bool = False
+    is_web_public: bool = False
+    is_default: bool = False
+
+
+# Zulip's development channels, in creation order (so Verona is the first default channel). Verona is the
+# organization's announcements channel; Zulip and sandbox are what Zulip creates with every organization.
+DEV_OWNER = "desdemona@zulip.com"
+DEV_CHANNELS: list[DevChannel] = [
+    DevChannel("Verona", "A city in Italy", is_default=True),
+    DevChannel("Denmark", "A Scandinavian country"),
+    DevChannel("Scotland", "Located in the United Kingdom"),
+    DevChannel("Venice", "A northeastern Italian city"),
+    DevChannel("Rome", "Yet another Italian city", is_web_public=True),
+    DevChannel("core team", "A private channel for core team members", invite_only=True),
+    DevChannel("Zulip", "Questions and discussion about using Zulip.", is_default=True),
+    DevChannel("sandbox", "Experiment with Zulip here. :test_tube:", is_default=True),
+]
+# Who is subscribed where, as in Zulip's test database (populate_db --test-suite).
+DEV_SUBSCRIPTIONS: dict[str, list[str]] = {
+    "ZOE@zulip.com": ["Verona", "Denmark", "Scotland", "Venice", "Rome"],
+    "othello@zulip.com": ["Verona", "Denmark", "Scotland"],
+    "iago@zulip.com": ["Verona", "Denmark", "Scotland", "core team", "Zulip", "sandbox"],
+    "prospero@zulip.com": ["Verona", "Denmark", "Scotland", "Venice"],
+    "cordelia@zulip.com": ["Verona"],
+    "hamlet@zulip.com": ["Verona", "Denmark", "core team", "Zulip", "sandbox"],
+    "AARON@zulip.com": ["Verona"],
+    "polonius@zulip.com": ["Verona"],
+    "desdemona@zulip.com": ["Verona", "Denmark", "Venice", "core team", "Zulip", "sandbox"],
+    "shiva@zulip.com": ["Verona", "Denmark", "Scotland"],
+}
 
 
 async def _realm(server: Any, string_id: str) -> Realm:
@@ -156,7 +194,7 @@ async def reset_authentication_attempt_count(server: Any, args: argparse.Namespa
 
 
 async def populate_dev(server: Any, args: argparse.Namespace) -> int:
-    """Zulip's development organization and users; safe to run again."""
+    """Zulip's development organization, users, channels and subscriptions; safe to run again."""
     from zulipd.actions.realms import do_create_realm
     from zulipd.actions.users import do_change_password, do_change_role, do_create_user
     from zulipd.storage.users import get_user_by_email_txn
@@ -176,6 +214,7 @@ async def populate_dev(server: Any, args: argparse.Namespace) -> int:
             if args.password is not None:
                 user = await do_change_password(server, user, args.password, None)
         keys[user.delivery_email] = user.api_key
+    await create_dev_channels(server, realm)
     if args.json:
         sys.stdout.write(json.dumps(keys) + "\n")
     else:
@@ -183,6 +222,40 @@ async def populate_dev(server: Any, args: argparse.Namespace) -> int:
         for email, key in keys.items():
             sys.stdout.write(f"{email}\t{key}\n")
     return 0
+
+
+async def create_dev_channels(server: Any, realm: Realm) -> None:
+    """Zulip's development channels and their subscribers; channels and subscriptions that exist are left alone.
+
+    The owner creates each channel and subscribes its members (principals), so
+    the normal rules and audit rows apply. Deactivated users are left out.
+    """
+    from zulipd.actions.subscriptions import StreamRequest, do_subscribe
+    from zulipd.storage.users import get_user_by_email_txn
+
+    users: dict[str, UserProfile] = {}
+    for email in DEV_SUBSCRIPTIONS:
+        user = await server.pool.run_interaction("dev user", get_user_by_email_txn, realm.id, email)
+        if user is None:
+            raise JsonableError(f"the development user {email} does not exist")
+        users[email] = user
+    owner = users[DEV_OWNER]
+    for channel in DEV_CHANNELS:
+        principals: list[str | int] = [
+            users[email].id
+            for email, channels in DEV_SUBSCRIPTIONS.items()
+            if channel.name in channels and users[email].is_active
+        ]
+        await do_subscribe(
+            server,
+            owner,
+            realm,
+            [StreamRequest(channel.name, channel.description)],
+            principals,
+            invite_only=channel.invite_only,
+            is_web_public=channel.is_web_public,
+            is_default_stream=channel.is_default,
+        )
 
 
 def add_user_commands(add: Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]) -> None:
@@ -226,6 +299,8 @@ def add_user_commands(add: Callable[[str, Callable[[argparse.Namespace], int], s
     )
     command.add_argument("username")
 
-    command = add("populate-dev", with_database(populate_dev), "Create Zulip's development organization and users.")
+    command = add(
+        "populate-dev", with_database(populate_dev), "Create Zulip's development organization, users and channels."
+    )
     command.add_argument("--json", action="store_true", help="print one JSON object mapping each email to its API key")
     command.add_argument("--password", help="set every development user's password to this")

@@ -15,7 +15,7 @@ from zulipd.app.routes import api
 from zulipd.app.users import gravatar_url
 from zulipd.errors import JsonableError
 from zulipd.models import Message, UserProfile
-from zulipd.storage.messages import narrow_matches_txn, stream_topics_txn
+from zulipd.storage.messages import match_texts_txn, narrow_matches_txn, stream_topics_txn
 
 
 def _display_recipient(message: Message, details: MessageDetails) -> Any:
@@ -181,9 +181,9 @@ async def get_messages(
     ctx: ApiRequest,
     *,
     anchor: str | None = None,
-    include_anchor: Json[bool] = True,
-    num_before: Json[int] = 0,
-    num_after: Json[int] = 0,
+    include_anchor: Json[bool] | None = None,
+    num_before: Json[int] | None = None,
+    num_after: Json[int] | None = None,
     narrow: Json[list[Any]] | None = None,
     client_gravatar: Json[bool] = True,
     apply_markdown: Json[bool] = True,
@@ -194,12 +194,25 @@ async def get_messages(
     user = ctx.requester
     terms = parse_narrow(narrow or [])
     if message_ids is not None:
-        if anchor is not None or use_first_unread_anchor:
-            raise JsonableError("Unsupported parameter combination: anchor, message_ids")
+        range_parameters = {
+            "anchor": anchor is not None or use_first_unread_anchor,
+            "num_before": num_before is not None,
+            "num_after": num_after is not None,
+            "include_anchor": include_anchor is not None,
+        }
+        passed = [name for name, given in range_parameters.items() if given]
+        if passed:
+            raise JsonableError(f"Unsupported parameter combination: {', '.join(passed)}, message_ids")
         return await _messages_by_ids(ctx, user, terms, message_ids, apply_markdown, client_gravatar)
     parsed_anchor = "first_unread" if use_first_unread_anchor else _parse_anchor(anchor)
     fetched = await actions.fetch_messages(
-        ctx.server, user, terms, parsed_anchor, num_before, num_after, include_anchor
+        ctx.server,
+        user,
+        terms,
+        parsed_anchor,
+        num_before or 0,
+        num_after or 0,
+        include_anchor if include_anchor is not None else True,
     )
     messages = await _messages_payload(
         ctx, fetched.messages, fetched.flags, apply_markdown, client_gravatar, fetched.highlights
@@ -250,16 +263,12 @@ async def matches_narrow(ctx: ApiRequest, *, msg_ids: Json[list[int]], narrow: J
     terms = parse_narrow(narrow)
     built = await build_narrow(ctx.server, ctx.requester, terms)
     matched = await ctx.server.pool.run_interaction("matches narrow", narrow_matches_txn, built, msg_ids)
-    highlights: dict[int, tuple[str, str]] = {}
-    if built.search_query and matched:
-        from zulipd.storage.messages import search_highlights_txn
-
-        highlights = await ctx.server.pool.run_interaction(
-            "highlight", search_highlights_txn, built.search_query, matched
-        )
+    texts: dict[int, tuple[str, str]] = {}
+    if matched:
+        texts = await ctx.server.pool.run_interaction("match texts", match_texts_txn, built.search_query, matched)
     messages: dict[str, Payload] = {}
     for message_id in sorted(matched):
-        content, subject = highlights.get(message_id, ("", ""))
+        content, subject = texts[message_id]
         messages[str(message_id)] = {"match_content": content, "match_subject": subject}
     return {"messages": messages}
 

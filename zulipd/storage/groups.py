@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from zulipd.models import UserGroup
@@ -141,3 +142,47 @@ async def all_subgroup_edges_txn(txn: Transaction, realm_id: int) -> list[tuple[
         (realm_id,),
     )
     return [(row[0], row[1]) for row in rows]
+
+
+# The first key of the transaction-level advisory lock that serializes group changes in one organization.
+GROUP_CHANGES_LOCK = 0x6772_7073  # "grps"
+
+
+async def lock_realm_groups_txn(txn: Transaction, realm_id: int) -> None:
+    """Serialize changes to one organization's groups until this transaction ends.
+
+    Subgroup edges are checked for cycles against the graph as it is after the
+    lock is taken, so two concurrent changes cannot together close a cycle.
+    """
+    await txn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (GROUP_CHANGES_LOCK, realm_id))
+
+
+async def active_direct_members_txn(txn: Transaction, group_ids: Sequence[int]) -> dict[int, list[int]]:
+    """Stored direct members of each (non-system) group who are active users, by user id."""
+    rows = await txn.fetch_all(
+        """SELECT m.group_id, m.user_id FROM user_group_member m JOIN user_profile u ON u.id = m.user_id
+           WHERE m.group_id = ANY(%s) AND u.is_active ORDER BY m.user_id""",
+        (list(group_ids),),
+    )
+    members: dict[int, list[int]] = {group_id: [] for group_id in group_ids}
+    for group_id, user_id in rows:
+        members[group_id].append(user_id)
+    return members
+
+
+async def active_users_with_roles_txn(
+    txn: Transaction, realm_id: int, roles: Sequence[int]
+) -> list[tuple[int, int, datetime]]:
+    """(user id, role, date joined) of the organization's active users with one of ``roles``."""
+    rows = await txn.fetch_all(
+        """SELECT id, role, date_joined FROM user_profile
+           WHERE realm_id = %s AND is_active AND role = ANY(%s) ORDER BY id""",
+        (realm_id, list(roles)),
+    )
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def stored_groups_of_user_txn(txn: Transaction, user_id: int) -> list[int]:
+    """The (non-system) groups of which the user is a direct member."""
+    rows = await txn.fetch_all("SELECT group_id FROM user_group_member WHERE user_id = %s", (user_id,))
+    return [row[0] for row in rows]

@@ -198,17 +198,35 @@ async def narrow_matches_txn(txn: Transaction, narrow: NarrowSql, message_ids: S
     return [row[0] for row in rows]
 
 
-async def search_highlights_txn(txn: Transaction, query: str, message_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-    """message id -> (highlighted rendered content, highlighted topic) for a full-text query."""
-    rows = await txn.fetch_all(
-        """SELECT m.id,
-                  ts_headline('english', m.rendered_content, websearch_to_tsquery('english', %s),
-                              'StartSel=<span class="highlight">, StopSel=</span>, HighlightAll=true'),
-                  ts_headline('english', m.subject, websearch_to_tsquery('english', %s),
-                              'StartSel=<span class="highlight">, StopSel=</span>, HighlightAll=true')
-           FROM message m WHERE m.id = ANY(%s)""",
-        (query, query, list(message_ids)),
-    )
+_HIGHLIGHT = """'StartSel="<span class=""highlight"">", StopSel=</span>, HighlightAll=true'"""
+
+
+def _html_escaped(column: str) -> str:
+    """SQL for the column's text with the characters HTML gives meaning to escaped."""
+    expression = column
+    for character, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("''", "&#x27;")):
+        expression = f"replace({expression}, '{character}', '{entity}')"
+    return expression
+
+
+async def match_texts_txn(
+    txn: Transaction, query: str | None, message_ids: Sequence[int]
+) -> dict[int, tuple[str, str]]:
+    """message id -> (rendered content, HTML-escaped topic), with a full-text query's matches highlighted."""
+    # The topic is plain text: escape it before any highlight markup goes in, as the rendered content already is.
+    subject = _html_escaped("m.subject")
+    if query is None:
+        rows = await txn.fetch_all(
+            f"SELECT m.id, m.rendered_content, {subject} FROM message m WHERE m.id = ANY(%s)", (list(message_ids),)
+        )
+    else:
+        rows = await txn.fetch_all(
+            f"""SELECT m.id,
+                      ts_headline('english', m.rendered_content, websearch_to_tsquery('english', %s), {_HIGHLIGHT}),
+                      ts_headline('english', {subject}, websearch_to_tsquery('english', %s), {_HIGHLIGHT})
+               FROM message m WHERE m.id = ANY(%s)""",
+            (query, query, list(message_ids)),
+        )
     return {row[0]: (row[1], row[2]) for row in rows}
 
 

@@ -1,0 +1,147 @@
+"""Typing notifications: composing a message, or editing one.
+
+A notice is allowed exactly where its message would be: the sender must be
+able to post to the channel, or to message every recipient, or to edit the
+message. The notice is then validated and accepted, and goes no further yet:
+delivering it (Zulip's ``typing`` and ``typing_edit_message`` events, carrying
+``op``, to the recipients who have ``receives_typing_notifications``) comes
+with the events system, at the end of each ``check_send_*`` function.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from zulipd.actions.messages import MAX_TOPIC_LENGTH, InvalidMessage, access_message
+from zulipd.actions.streams import access, check_can_post, invalid_stream_id
+from zulipd.actions.users import api_email
+from zulipd.errors import JsonableError
+from zulipd.models import Message, Realm, Stream, Subscription, UserProfile
+from zulipd.storage.pool import Transaction
+from zulipd.storage.streams import get_stream_by_recipient_txn, get_stream_txn, get_subscription_txn
+from zulipd.storage.users import get_users_by_ids_txn
+
+if TYPE_CHECKING:
+    from zulipd.server import Server
+
+TypingOp = Literal["start", "stop"]
+
+_INTEGER_MAX = 2**31 - 1
+_BIGINT_MAX = 2**63 - 1
+
+
+def check_sends_stream_typing(user: UserProfile) -> None:
+    if not user.settings.get("send_stream_typing_notifications", True):
+        raise JsonableError("User has disabled typing notifications for channel messages")
+
+
+def check_sends_direct_typing(user: UserProfile) -> None:
+    if not user.settings.get("send_private_typing_notifications", True):
+        raise JsonableError("User has disabled typing notifications for direct messages")
+
+
+def check_typing_topic(topic: str) -> str:
+    """The topic being typed to, checked as a message's topic is (a missing topic is fine while composing)."""
+    topic = topic.strip()
+    if len(topic) > MAX_TOPIC_LENGTH:
+        raise JsonableError(f"Topic is too long (limit: {MAX_TOPIC_LENGTH} characters)")
+    if any(ord(character) < 32 for character in topic):
+        raise JsonableError("Invalid characters in topic")
+    return topic
+
+
+async def check_send_stream_typing(
+    server: Server, sender: UserProfile, op: TypingOp, stream_id: int | None, topic: str | None
+) -> Stream:
+    """A notice of composing in a channel's topic; the channel it goes to."""
+    if stream_id is None:
+        raise JsonableError("Missing 'stream_id' argument")
+    if topic is None:
+        raise JsonableError("Missing topic")
+    check_sends_stream_typing(sender)
+    check_typing_topic(topic)
+    if not 0 < stream_id <= _INTEGER_MAX:
+        raise invalid_stream_id()
+
+    async def load(txn: Transaction) -> tuple[Stream | None, Subscription | None]:
+        stream = await get_stream_txn(txn, sender.realm_id, stream_id)
+        if stream is None:
+            return None, None
+        return stream, await get_subscription_txn(txn, sender.id, stream.recipient_id)
+
+    stream, subscription = await server.pool.run_interaction("typing channel", load)
+    if stream is None:
+        raise invalid_stream_id()
+    stream_access = access(sender, stream, subscription)
+    if not stream_access.visible:
+        raise invalid_stream_id()
+    check_can_post(sender, stream, stream_access)
+    # Validated and accepted: the "typing" event to the channel's subscribers comes with the events system.
+    return stream
+
+
+async def check_send_direct_typing(
+    server: Server, sender: UserProfile, realm: Realm, op: TypingOp, to: list[int] | None
+) -> list[int]:
+    """A notice of composing a direct message; everyone in the conversation, the sender included."""
+    if to is None:
+        raise JsonableError("Missing 'to' argument")
+    if not to:
+        raise JsonableError("Empty 'to' list")
+    check_sends_direct_typing(sender)
+    wanted = sorted({*to, sender.id})
+    in_range = [user_id for user_id in wanted if 0 < user_id <= _INTEGER_MAX]
+    users = await server.pool.run_interaction("typing recipients", get_users_by_ids_txn, in_range)
+    for user_id in to:
+        user = users.get(user_id)
+        if user is None or user.realm_id != sender.realm_id:
+            raise JsonableError(f"Invalid user ID {user_id}")
+    for user_id in wanted:
+        user = users[user_id]
+        if not user.is_active:
+            email = api_email(user, server.realms.email_domain(realm))
+            raise JsonableError(f"'{email}' is no longer using Zulip.")
+    # Validated and accepted: the "typing" event to these users comes with the events system.
+    return wanted
+
+
+async def check_send_message_edit_typing(
+    server: Server, user: UserProfile, realm: Realm, op: TypingOp, message_id: int
+) -> Message:
+    """A notice of editing a message: only its sender, while the organization lets them edit it."""
+    if message_id > _BIGINT_MAX:
+        raise InvalidMessage()
+    message, _ = await access_message(server, user, message_id)
+    check_can_edit_message(server, user, realm, message)
+    if message.is_channel_message:
+        check_sends_stream_typing(user)
+
+        async def load(txn: Transaction) -> tuple[Stream | None, Subscription | None]:
+            stream = await get_stream_by_recipient_txn(txn, message.recipient_id)
+            if stream is None:
+                return None, None
+            return stream, await get_subscription_txn(txn, user.id, stream.recipient_id)
+
+        stream, subscription = await server.pool.run_interaction("typing edit channel", load)
+        # Having received the message is not enough: the sender must still have the channel.
+        if stream is None or not access(user, stream, subscription).visible:
+            raise InvalidMessage()
+        if stream.deactivated:
+            raise JsonableError("This channel is archived.")
+    else:
+        check_sends_direct_typing(user)
+    # Validated and accepted: the "typing_edit_message" event comes with the events system.
+    return message
+
+
+def check_can_edit_message(server: Server, user: UserProfile, realm: Realm, message: Message) -> None:
+    """Zulip's rule for editing a message's content: its sender, within the organization's time limit."""
+    if not realm.settings.get("allow_message_editing", True):
+        raise JsonableError("Your organization has turned off message editing")
+    if message.sender_id != user.id:
+        raise JsonableError("You don't have permission to edit this message")
+    limit = realm.settings.get("message_content_edit_limit_seconds", 600)
+    now = datetime.fromtimestamp(server.clock.seconds(), UTC)
+    if limit is not None and now - message.date_sent > timedelta(seconds=limit):
+        raise JsonableError("The time limit for editing this message has passed")

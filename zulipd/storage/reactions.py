@@ -1,0 +1,63 @@
+"""SQL for emoji reactions and the organization's custom emoji."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from zulipd.storage.pool import Transaction
+
+
+@dataclasses.dataclass(frozen=True)
+class RealmEmoji:
+    id: int
+    name: str
+    deactivated: bool
+
+
+async def realm_emoji_by_name_txn(txn: Transaction, realm_id: int, name: str) -> RealmEmoji | None:
+    row = await txn.fetch_one(
+        "SELECT id, name, deactivated FROM realm_emoji WHERE realm_id = %s AND name = %s", (realm_id, name)
+    )
+    return RealmEmoji(*row) if row else None
+
+
+async def realm_emoji_by_id_txn(txn: Transaction, realm_id: int, emoji_id: int) -> RealmEmoji | None:
+    row = await txn.fetch_one(
+        "SELECT id, name, deactivated FROM realm_emoji WHERE realm_id = %s AND id = %s", (realm_id, emoji_id)
+    )
+    return RealmEmoji(*row) if row else None
+
+
+async def existing_reaction_name_txn(
+    txn: Transaction, message_id: int, emoji_code: str, reaction_type: str
+) -> str | None:
+    """The name under which someone already reacted to the message with this emoji, if anyone did."""
+    row = await txn.fetch_one(
+        "SELECT emoji_name FROM reaction WHERE message_id = %s AND emoji_code = %s AND reaction_type = %s LIMIT 1",
+        (message_id, emoji_code, reaction_type),
+    )
+    return str(row[0]) if row else None
+
+
+async def insert_reaction_txn(
+    txn: Transaction, message_id: int, user_id: int, emoji_name: str, emoji_code: str, reaction_type: str
+) -> bool:
+    """Add a reaction; False if the user already has this one."""
+    row = await txn.fetch_one(
+        """INSERT INTO reaction (message_id, user_id, emoji_name, emoji_code, reaction_type)
+           VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1""",
+        (message_id, user_id, emoji_name, emoji_code, reaction_type),
+    )
+    return row is not None
+
+
+async def delete_reaction_txn(
+    txn: Transaction, message_id: int, user_id: int, emoji_code: str, reaction_type: str
+) -> bool:
+    """Remove a reaction; False if the user had none such."""
+    row = await txn.fetch_one(
+        """DELETE FROM reaction WHERE message_id = %s AND user_id = %s AND emoji_code = %s AND reaction_type = %s
+           RETURNING 1""",
+        (message_id, user_id, emoji_code, reaction_type),
+    )
+    return row is not None

@@ -1,0 +1,224 @@
+"""Helpers for the channel and message tests: calls checked against Zulip's spec, and quick set-up.
+
+``spec_problem`` is the rule every response is held to: a 2xx must fit the
+operation's documented response; an error must fit too when the spec documents
+its status for the operation. Two kinds of answer are let through, because the
+spec, not the server, is at fault there:
+
+- an error status the spec does not list for the operation (``GET /messages``
+  documents no 400 at all, so ``BAD_NARROW`` cannot be checked);
+- a body that the spec's ``oneOf`` matches more than once: ``POST /messages``
+  and ``PATCH /streams/{id}`` list several identical ``CodedError``
+  alternatives, so no plain coded error can match exactly one of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from openapi_core.templating.responses.exceptions import ResponseNotFound
+from openapi_core.validation.response.exceptions import InvalidData
+
+from tests.support.api import ApiHarness
+from tests.support.http import Response
+from tests.support.openapi import assert_valid
+from zulipd.storage.pool import Transaction
+
+DESDEMONA = "desdemona@zulip.com"  # owner
+IAGO = "iago@zulip.com"  # administrator
+SHIVA = "shiva@zulip.com"  # moderator
+HAMLET = "hamlet@zulip.com"
+OTHELLO = "othello@zulip.com"
+CORDELIA = "cordelia@zulip.com"
+PROSPERO = "prospero@zulip.com"
+AARON = "AARON@zulip.com"
+ZOE = "ZOE@zulip.com"
+POLONIUS = "polonius@zulip.com"  # guest
+
+STARRED = 2
+MENTIONED = 8
+STREAM_WILDCARD_MENTIONED = 16
+HAS_ALERT_WORD = 64
+READ = 1
+FLAG_BITS = {"read": READ, "starred": STARRED}
+
+
+def _only_ambiguous_one_of(error: InvalidData) -> bool:
+    cause = error.__cause__
+    schema_errors = getattr(cause, "schema_errors", None)
+    if not schema_errors:
+        return False
+    return all(
+        getattr(item, "validator", None) == "oneOf" and "is valid under each of" in str(getattr(item, "message", ""))
+        for item in schema_errors
+    )
+
+
+def spec_problem(method: str, path: str, status: int, body: Any) -> str | None:
+    """Why this response does not fit Zulip's spec, or None (see the module docstring)."""
+    try:
+        assert_valid(method, path, status, body)
+    except ResponseNotFound:
+        if 200 <= status < 300:
+            return f"{method} {path}: the spec documents no {status} response"
+        return None
+    except InvalidData as error:
+        if _only_ambiguous_one_of(error):
+            return None
+        cause = error.__cause__
+        detail = "; ".join(str(item.message) for item in getattr(cause, "schema_errors", ())) or repr(cause)
+        return f"{method} {path} {status} does not fit the spec: {detail} (body {json.dumps(body)[:400]})"
+    return None
+
+
+def assert_fits_spec(method: str, path: str, response: Response) -> None:
+    problem = spec_problem(method, path, response.status, response.json())
+    assert problem is None, problem
+
+
+async def call(
+    api: ApiHarness,
+    method: str,
+    path: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    as_user: str,
+    check_spec: bool = True,
+) -> Response:
+    """One request as ``as_user``; the answer is checked against the spec unless told otherwise."""
+    response = await api.call(method, path, params, as_user=as_user)
+    if check_spec:
+        assert_fits_spec(method, path, response)
+    return response
+
+
+def success(response: Response) -> dict[str, Any]:
+    assert response.status == 200, response.body
+    body: dict[str, Any] = response.json()
+    assert body["result"] == "success", body
+    return body
+
+
+def failure(response: Response, code: str = "BAD_REQUEST", msg: str | None = None, status: int = 400) -> dict[str, Any]:
+    assert response.status == status, response.body
+    body: dict[str, Any] = response.json()
+    assert body["result"] == "error", body
+    assert body["code"] == code, body
+    if msg is not None:
+        assert body["msg"] == msg, body
+    return body
+
+
+async def create_channel(
+    api: ApiHarness,
+    creator: str,
+    name: str,
+    *,
+    invite_only: bool = False,
+    history_public_to_subscribers: bool | None = None,
+    principals: Sequence[str] = (),
+) -> int:
+    """Create a channel (its creator subscribed, and ``principals``); return its id."""
+    params: dict[str, Any] = {"subscriptions": [{"name": name}], "invite_only": invite_only}
+    if history_public_to_subscribers is not None:
+        params["history_public_to_subscribers"] = history_public_to_subscribers
+    body = success(await call(api, "POST", "users/me/subscriptions", params, as_user=creator))
+    assert body["subscribed"] == {str(api.user(creator).id): [name]}, body
+    if principals:
+        await subscribe(api, creator, name, principals)
+    return await channel_id(api, creator, name)
+
+
+async def subscribe(api: ApiHarness, acting: str, name: str, principals: Sequence[str]) -> None:
+    ids = [api.user(email).id for email in principals]
+    params = {"subscriptions": [{"name": name}], "principals": ids}
+    success(await call(api, "POST", "users/me/subscriptions", params, as_user=acting))
+
+
+async def channel_id(api: ApiHarness, as_user: str, name: str) -> int:
+    body = success(await call(api, "GET", "get_stream_id", {"stream": name}, as_user=as_user))
+    stream_id: int = body["stream_id"]
+    return stream_id
+
+
+async def send_stream(api: ApiHarness, sender: str, channel: str, topic: str, content: str) -> int:
+    params = {"type": "stream", "to": channel, "topic": topic, "content": content}
+    body = success(await call(api, "POST", "messages", params, as_user=sender))
+    message_id: int = body["id"]
+    return message_id
+
+
+async def send_direct(api: ApiHarness, sender: str, recipients: Sequence[str], content: str) -> int:
+    params = {"type": "direct", "to": [api.user(email).id for email in recipients], "content": content}
+    body = success(await call(api, "POST", "messages", params, as_user=sender))
+    message_id: int = body["id"]
+    return message_id
+
+
+async def fetch(
+    api: ApiHarness,
+    as_user: str,
+    narrow: Sequence[Any] = (),
+    *,
+    anchor: str | int = "newest",
+    num_before: int = 100,
+    num_after: int = 0,
+    **extra: Any,
+) -> dict[str, Any]:
+    """GET /messages, which must succeed and fit the spec."""
+    params: dict[str, Any] = {
+        "anchor": str(anchor),
+        "num_before": num_before,
+        "num_after": num_after,
+        "narrow": list(narrow),
+        **extra,
+    }
+    return success(await call(api, "GET", "messages", params, as_user=as_user))
+
+
+async def fetch_ids(api: ApiHarness, as_user: str, narrow: Sequence[Any] = (), **options: Any) -> list[int]:
+    return ids_of(await fetch(api, as_user, narrow, **options))
+
+
+def ids_of(body: Mapping[str, Any]) -> list[int]:
+    return [message["id"] for message in body["messages"]]
+
+
+def term(operator: str, operand: Any, negated: bool = False) -> dict[str, Any]:
+    narrow_term: dict[str, Any] = {"operator": operator, "operand": operand}
+    if negated:
+        narrow_term["negated"] = True
+    return narrow_term
+
+
+async def execute(api: ApiHarness, sql: str, parameters: Sequence[Any]) -> None:
+    """A write the API cannot make yet (flags, reactions, topic preferences)."""
+
+    async def run(txn: Transaction) -> None:
+        await txn.execute(sql, tuple(parameters))
+
+    await api.server.pool.run_interaction("test set-up", run)
+
+
+async def set_flag(api: ApiHarness, email: str, message_ids: Sequence[int], flag: str, add: bool = True) -> None:
+    """Set a user's flag with POST /messages/flags where that route exists, else in SQL."""
+    params = {"messages": list(message_ids), "op": "add" if add else "remove", "flag": flag}
+    response = await api.call("POST", "messages/flags", params, as_user=email)
+    if response.status != 404:
+        assert_fits_spec("POST", "messages/flags", response)
+        success(response)
+        return
+    bit = FLAG_BITS[flag]
+    await set_flag_bits(api, email, message_ids, bit, add)
+
+
+async def set_flag_bits(api: ApiHarness, email: str, message_ids: Sequence[int], bits: int, add: bool = True) -> None:
+    """Flags the user cannot set through the API (mentioned, has_alert_word), straight in SQL."""
+    operation = "flags | %s" if add else "flags & ~%s::bigint"
+    await execute(
+        api,
+        f"UPDATE user_message SET flags = {operation} WHERE user_id = %s AND message_id = ANY(%s)",
+        (bits, api.user(email).id, list(message_ids)),
+    )

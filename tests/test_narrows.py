@@ -22,8 +22,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import pytest
-
 from tests.chat_support import (
     CORDELIA,
     HAMLET,
@@ -378,12 +376,6 @@ async def test_id_near_and_with_operators(api: ApiHarness) -> None:
         assert corpus[hidden] not in ids_of(body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zulipd bug: with:<id> of a one-to-one direct message gives every message whose recipient is that "
-    "message's recipient: for a message to me, all one-to-one messages anyone sent me plus my notes to self, "
-    "and none of my replies (_with_sql in zulipd/actions/narrow.py matches m.recipient_id only)",
-)
 @async_test
 async def test_with_follows_a_one_to_one_conversation(api: ApiHarness) -> None:
     corpus = await build_corpus(api)
@@ -401,23 +393,12 @@ async def test_with_follows_a_one_to_one_conversation(api: ApiHarness) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zulipd bug: with:<id> of a channel message the user reads through shared history (not received) "
-    "finds nothing: _with_sql (zulipd/actions/narrow.py) adds the conversation as a condition but the narrow "
-    "still searches only the user's own rows; Zulip turns with: into channel+topic terms",
-)
 @async_test
 async def test_with_follows_a_conversation_in_shared_history(api: ApiHarness) -> None:
     corpus = await build_corpus(api)
     await check_narrows(api, corpus, [("with: shared history", [term("with", corpus["s1"])], ["s1"])])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zulipd bug: a channel operand made of digits is taken as an id even when it is a JSON string; "
-    "Zulip looks strings up by name and only integers by id (zulipd/actions/narrow.py build_narrow, _add_term)",
-)
 @async_test
 async def test_a_channel_named_with_digits(api: ApiHarness) -> None:
     year = await create_channel(api, IAGO, "1999", principals=[HAMLET])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from twisted.internet import defer
 
 from tests.chat_support import (
@@ -137,17 +136,21 @@ async def test_a_topic_of_sixty_characters_is_kept(api: ApiHarness) -> None:
     assert (await read_back(api, HAMLET, sent["id"]))["subject"] == topic
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zulipd bug: a topic over 60 characters is refused with 400 'Topic is too long' "
-    "(zulipd/actions/messages.py check_topic); Zulip's check_message truncates it to 57 characters and '...'",
-)
 @async_test
 async def test_a_longer_topic_is_truncated_like_zulip(api: ApiHarness) -> None:
     await create_channel(api, IAGO, "Denmark")
     topic = "abcdefghij" * 7
     sent = success(await post(api, HAMLET, type="stream", to="Denmark", topic=topic, content="seventy"))
     assert (await read_back(api, HAMLET, sent["id"]))["subject"] == topic[:57] + "..."
+
+
+@async_test
+async def test_a_topic_with_a_control_character_is_refused(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "Denmark")
+    for topic, position in (("bell\x07", 5), ("  \x00lead", 1), ("ok\ufffe", 3)):
+        response = await post(api, HAMLET, type="stream", to="Denmark", topic=topic, content="x")
+        failure(response, "BAD_REQUEST", f"Invalid character in topic, at position {position}!")
+    assert await fetch_ids(api, HAMLET, [term("channel", "Denmark")]) == []
 
 
 # --- direct messages --------------------------------------------------------------------------------

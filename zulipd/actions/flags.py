@@ -14,7 +14,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from zulipd.actions.messages import LARGER_THAN_MAX_MESSAGE_ID, NO_TOPIC, InvalidMessage
+from zulipd.actions.message_access import InvalidMessage
+from zulipd.actions.messages import LARGER_THAN_MAX_MESSAGE_ID, NO_TOPIC
 from zulipd.actions.narrow import Term, build_narrow
 from zulipd.actions.streams import StreamDoesNotExist, access, get_visible_stream, invalid_stream_id
 from zulipd.errors import JsonableError

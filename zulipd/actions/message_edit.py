@@ -25,7 +25,8 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from zulipd.actions.messages import NO_TOPIC, InvalidMessage, check_content, check_topic
+from zulipd.actions.message_access import AccessedMessage, access_message_txn
+from zulipd.actions.messages import NO_TOPIC, check_content, check_topic
 from zulipd.actions.narrow import RESOLVED_PREFIX
 from zulipd.actions.streams import Access, access, check_can_post, invalid_stream_id
 from zulipd.errors import JsonableError
@@ -38,7 +39,6 @@ from zulipd.storage.message_updates import (
     delete_message_txn,
     delete_user_rows_txn,
     insert_edit_records_txn,
-    lock_message_txn,
     message_dates_txn,
     move_messages_txn,
     row_holders_txn,
@@ -48,9 +48,9 @@ from zulipd.storage.message_updates import (
     topic_message_ids_txn,
     update_content_txn,
 )
-from zulipd.storage.messages import edits_txn, get_messages_txn, user_flags_txn
+from zulipd.storage.messages import edits_txn
 from zulipd.storage.pool import Transaction
-from zulipd.storage.streams import get_stream_by_recipient_txn, get_stream_txn, get_subscription_txn
+from zulipd.storage.streams import get_stream_txn, get_subscription_txn
 from zulipd.storage.users import get_user_by_id_txn
 
 if TYPE_CHECKING:
@@ -72,43 +72,6 @@ class MoveMessagesTimeLimitExceeded(JsonableError):
             total_messages_in_topic=total,
             total_messages_allowed_to_move=allowed,
         )
-
-
-@dataclasses.dataclass(frozen=True)
-class AccessedMessage:
-    message: Message
-    # The user's flags; None when the message is read through the channel's shared history.
-    flags: int | None
-    # For channel messages: the channel and what the user may do there.
-    stream: Stream | None
-    stream_access: Access | None
-
-
-async def access_message_txn(
-    txn: Transaction, user: UserProfile, message_id: int, *, lock: bool = False
-) -> AccessedMessage:
-    """A message the user may read, else "Invalid message(s)" (the same answer whether it exists or not).
-
-    ``lock`` holds the message row until the transaction ends, so that changes to one message queue up.
-    """
-    if lock:
-        message = await lock_message_txn(txn, message_id)
-    else:
-        found = await get_messages_txn(txn, [message_id])
-        message = found[0] if found else None
-    if message is None or message.realm_id != user.realm_id:
-        raise InvalidMessage()
-    flags = (await user_flags_txn(txn, user.id, [message_id])).get(message_id)
-    stream: Stream | None = None
-    stream_access: Access | None = None
-    if message.is_channel_message:
-        stream = await get_stream_by_recipient_txn(txn, message.recipient_id)
-        if stream is not None:
-            subscription = await get_subscription_txn(txn, user.id, stream.recipient_id)
-            stream_access = access(user, stream, subscription)
-    if flags is None and (stream_access is None or stream_access.history != "full"):
-        raise InvalidMessage()
-    return AccessedMessage(message, flags, stream, stream_access)
 
 
 def clock_now(server: Server) -> datetime:

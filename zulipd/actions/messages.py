@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
 
+from zulipd.actions.message_access import access_message_txn
 from zulipd.actions.narrow import Term, build_narrow, near_anchor
 from zulipd.actions.streams import (
     StreamDoesNotExist,
-    access,
     check_can_post,
     get_visible_stream,
     get_visible_stream_by_name,
 )
 from zulipd.errors import JsonableError
 from zulipd.models import Message, MessageFlag, Realm, RecipientType, Stream, UserProfile
+from zulipd.printable import unprintable_position
 from zulipd.render import render_message
 from zulipd.storage.messages import (
     NewMessage,
@@ -38,8 +39,6 @@ from zulipd.storage.messages import (
 from zulipd.storage.pool import Transaction
 from zulipd.storage.streams import (
     direct_message_group_recipient_txn,
-    get_stream_by_recipient_txn,
-    get_subscription_txn,
     personal_recipient_txn,
     subscriber_ids_txn,
 )
@@ -52,13 +51,9 @@ MAX_MESSAGE_LENGTH = 10000
 MAX_TOPIC_LENGTH = 60
 MAX_MESSAGES_PER_FETCH = 5000
 TRUNCATION_NOTICE = "\n[message truncated]"
+TOPIC_TRUNCATION = "..."
 LARGER_THAN_MAX_MESSAGE_ID = 10**16
 NO_TOPIC = "(no topic)"
-
-
-class InvalidMessage(JsonableError):
-    def __init__(self) -> None:
-        super().__init__("Invalid message(s)")
 
 
 def check_content(content: str) -> str:
@@ -71,12 +66,19 @@ def check_content(content: str) -> str:
     return content
 
 
+def truncate_topic(topic: str) -> str:
+    """Zulip shortens an over-long topic rather than refusing the message."""
+    if len(topic) <= MAX_TOPIC_LENGTH:
+        return topic
+    return topic[: MAX_TOPIC_LENGTH - len(TOPIC_TRUNCATION)] + TOPIC_TRUNCATION
+
+
 def check_topic(topic: str | None, realm: Realm) -> str:
     topic = (topic or "").strip()
-    if len(topic) > MAX_TOPIC_LENGTH:
-        raise JsonableError(f"Topic is too long (limit: {MAX_TOPIC_LENGTH} characters)")
-    if any(ord(character) < 32 for character in topic):
-        raise JsonableError("Invalid characters in topic")
+    position = unprintable_position(topic)
+    if position is not None:
+        raise JsonableError(f"Invalid character in topic, at position {position}!")
+    topic = truncate_topic(topic)
     if not topic:
         if realm.settings.get("mandatory_topics", False):
             raise JsonableError("Topics are required in this organization.")
@@ -362,29 +364,8 @@ async def fetch_messages(
 
 async def access_message(server: Server, user: UserProfile, message_id: int) -> tuple[Message, int | None]:
     """A message the user may read, with their flags (None: read through shared history)."""
-
-    async def load(txn: Transaction) -> tuple[Message | None, int | None, bool]:
-        from zulipd.storage.messages import user_flags_txn
-
-        messages = await get_messages_txn(txn, [message_id])
-        if not messages or messages[0].realm_id != user.realm_id:
-            return None, None, False
-        message = messages[0]
-        flags = (await user_flags_txn(txn, user.id, [message_id])).get(message_id)
-        if flags is not None:
-            return message, flags, True
-        if not message.is_channel_message:
-            return message, None, False
-        stream = await get_stream_by_recipient_txn(txn, message.recipient_id)
-        if stream is None:
-            return message, None, False
-        subscription = await get_subscription_txn(txn, user.id, stream.recipient_id)
-        return message, None, access(user, stream, subscription).history == "full"
-
-    message, flags, allowed = await server.pool.run_interaction("access message", load)
-    if message is None or not allowed:
-        raise InvalidMessage()
-    return message, flags
+    accessed = await server.pool.run_interaction("access message", access_message_txn, user, message_id)
+    return accessed.message, accessed.flags
 
 
 def flag_names(flags: int | None) -> list[str]:

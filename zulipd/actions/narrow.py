@@ -12,12 +12,17 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from zulipd.actions.streams import access, get_visible_stream, get_visible_stream_by_name, visible_streams
+from zulipd.actions.message_access import InvalidMessage, access_message_txn
+from zulipd.actions.streams import get_visible_stream, get_visible_stream_by_name, visible_streams
 from zulipd.errors import JsonableError
-from zulipd.models import MessageFlag, UserProfile
+from zulipd.models import MessageFlag, RecipientType, UserProfile
 from zulipd.storage.messages import NarrowSql
 from zulipd.storage.pool import Transaction
-from zulipd.storage.streams import direct_message_group_recipient_txn
+from zulipd.storage.streams import (
+    direct_message_group_members_txn,
+    get_stream_by_recipient_txn,
+    recipient_info_txn,
+)
 from zulipd.storage.users import get_user_by_email_txn, get_user_by_id_txn
 
 if TYPE_CHECKING:
@@ -111,14 +116,15 @@ async def _dm_user_ids(txn: Transaction, user: UserProfile, operand: Any) -> lis
 
 async def build_narrow(server: Server, user: UserProfile, terms: list[Term]) -> NarrowSql:
     """The SQL for ``terms``, within what ``user`` may read."""
+    terms = await expand_with(server, user, terms)
     channel_terms = [term for term in terms if term.operator == "channel" and not term.negated]
     narrow = NarrowSql(user_id=user.id, own_rows_only=True)
     if channel_terms:
         recipients = set()
         for term in channel_terms:
             try:
-                if isinstance(term.operand, int) or (isinstance(term.operand, str) and term.operand.isdigit()):
-                    stream, stream_access = await get_visible_stream(server, user, int(term.operand))
+                if isinstance(term.operand, int):
+                    stream, stream_access = await get_visible_stream(server, user, term.operand)
                 else:
                     stream, stream_access = await get_visible_stream_by_name(server, user, str(term.operand))
             except JsonableError:
@@ -154,8 +160,8 @@ async def _add_term(txn: Transaction, server: Server, user: UserProfile, narrow:
             return  # handled by the choice of recipients
         from zulipd.storage.streams import get_stream_by_name_txn, get_stream_txn
 
-        if isinstance(operand, int) or str(operand).isdigit():
-            stream = await get_stream_txn(txn, user.realm_id, int(operand))
+        if isinstance(operand, int):
+            stream = await get_stream_txn(txn, user.realm_id, operand)
         else:
             stream = await get_stream_by_name_txn(txn, user.realm_id, str(operand))
         if stream is None:
@@ -213,7 +219,7 @@ async def _add_term(txn: Transaction, server: Server, user: UserProfile, narrow:
     elif operator == "near":
         return
     elif operator == "with":
-        sql, parameters = await _with_sql(txn, server, user, operand)
+        return  # replaced by the conversation's own terms before this point
     elif operator == "search":
         text = str(operand).strip()
         if not text:
@@ -284,31 +290,41 @@ async def _conversation_sql(txn: Transaction, user: UserProfile, ids: list[int])
     return ("m.recipient_id = %s", [row[0]]) if row else ("FALSE", [])
 
 
-async def _with_sql(txn: Transaction, server: Server, user: UserProfile, operand: Any) -> tuple[str, list[Any]]:
-    """The conversation a message belongs to, if the user may read it (else nothing)."""
-    from zulipd.storage.messages import get_messages_txn, user_flags_txn
-    from zulipd.storage.streams import get_stream_by_recipient_txn, get_subscription_txn
+async def expand_with(server: Server, user: UserProfile, terms: list[Term]) -> list[Term]:
+    """Replace ``with:<message id>`` by the terms of that message's conversation, as Zulip does.
 
+    The conversation's terms take the place of any channel, topic and dm terms.
+    A message the user may not read (or that does not exist) leaves the narrow
+    as it is without the ``with`` term, so the answer does not reveal which.
+    """
+    with_terms = [term for term in terms if term.operator == "with"]
+    if not with_terms:
+        return terms
+    if len(with_terms) > 1:
+        raise BadNarrow("Duplicate 'with' operators.")
+    others = [term for term in terms if term.operator != "with"]
     try:
-        message_id = int(operand)
+        message_id = int(with_terms[0].operand)
     except (TypeError, ValueError):
-        raise BadNarrow(f"Invalid narrow operator: invalid message ID {operand}") from None
-    messages = await get_messages_txn(txn, [message_id])
-    if not messages or messages[0].realm_id != user.realm_id:
-        return "m.id = %s", [message_id]
-    message = messages[0]
-    if message.is_channel_message:
-        stream = await get_stream_by_recipient_txn(txn, message.recipient_id)
-        if stream is None:
-            return "FALSE", []
-        subscription = await get_subscription_txn(txn, user.id, stream.recipient_id)
-        if access(user, stream, subscription).history == "none":
-            return "FALSE", []
-        return "(m.recipient_id = %s AND lower(m.subject) = lower(%s))", [message.recipient_id, message.subject]
-    if not await user_flags_txn(txn, user.id, [message_id]):
-        return "FALSE", []
-    return "m.recipient_id = %s", [message.recipient_id]
+        raise BadNarrow("Invalid 'with' operator") from None
 
+    async def conversation(txn: Transaction) -> list[Term] | None:
+        try:
+            message = (await access_message_txn(txn, user, message_id)).message
+        except InvalidMessage:
+            return None
+        if message.is_channel_message:
+            stream = await get_stream_by_recipient_txn(txn, message.recipient_id)
+            assert stream is not None  # access_message_txn reads channel messages only through their channel
+            return [Term("channel", stream.id), Term("topic", message.subject)]
+        kind, type_id = (await recipient_info_txn(txn, [message.recipient_id]))[message.recipient_id]
+        if kind == RecipientType.DIRECT_MESSAGE_GROUP:
+            members = (await direct_message_group_members_txn(txn, [type_id]))[type_id]
+        else:
+            members = sorted({type_id, message.sender_id})
+        return [Term("dm", members)]
 
-async def direct_message_recipient(txn: Transaction, realm_id: int, member_ids: list[int]) -> int:
-    return await direct_message_group_recipient_txn(txn, realm_id, member_ids)
+    replacement = await server.pool.run_interaction("narrow with", conversation)
+    if replacement is None:
+        return others
+    return replacement + [term for term in others if term.operator not in ("channel", "topic", "dm")]

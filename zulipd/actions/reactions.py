@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import emoji
 
-from zulipd.actions.message_edit import access_message_txn
+from zulipd.actions.message_access import access_message_txn
 from zulipd.errors import JsonableError
 from zulipd.models import MessageFlag, UserProfile
 from zulipd.storage.messages import add_historical_rows_txn

@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from zulipd.actions.messages import MAX_TOPIC_LENGTH, InvalidMessage, access_message
+from zulipd.actions.message_access import InvalidMessage
+from zulipd.actions.messages import MAX_TOPIC_LENGTH, access_message
 from zulipd.actions.streams import access, check_can_post, invalid_stream_id
 from zulipd.actions.users import api_email
 from zulipd.errors import JsonableError

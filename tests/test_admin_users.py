@@ -111,6 +111,10 @@ def audit_log(database: ScratchDatabase, user_id: int) -> list[tuple[str, int | 
     return [(row[0], row[1], row[2]) for row in rows]
 
 
+def default_channels(database: ScratchDatabase) -> list[int]:
+    return [row[0] for row in database.query("SELECT stream_id FROM default_stream", ())]
+
+
 def insert_bot(database: ScratchDatabase, owner_email: str, short_name: str) -> int:
     owner = users(database)[owner_email]
     rows = database.query(
@@ -351,7 +355,11 @@ def test_admin_changes_are_audited_with_no_acting_user(populated: ScratchDatabas
     admin(populated, "regenerate-api-key", "--realm", "zulip", "kent@zulip.com")
     admin(populated, "deactivate-user", "--realm", "zulip", "kent@zulip.com")
     admin(populated, "reactivate-user", "--realm", "zulip", "kent@zulip.com")
-    rows = audit_log(populated, users(populated)["kent@zulip.com"]["id"])
+    all_rows = audit_log(populated, users(populated)["kent@zulip.com"]["id"])
+    # Joining the organization's default channels is logged too, and also as nobody's act.
+    joined = [(event, acting) for event, acting, _ in all_rows if event.startswith("subscription_")]
+    assert joined == [("subscription_created", None)] * len(default_channels(populated)), joined
+    rows = [row for row in all_rows if not row[0].startswith("subscription_")]
     assert [(event, acting) for event, acting, _ in rows] == [
         ("user_created", None),
         ("user_role_changed", None),

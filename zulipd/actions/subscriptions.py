@@ -1,33 +1,43 @@
-"""Subscribing and unsubscribing users, and personal channel settings."""
+"""Subscribing and unsubscribing users, personal channel settings, and new users' default channels."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from psycopg2 import errors as sql_errors
+
+from zulipd.actions.groups import GroupGraph, Permissions, SettingValue
 from zulipd.actions.streams import (
+    CHANNEL_GROUP_SETTINGS,
     StreamDoesNotExist,
     access,
+    channel_setting,
     check_can_create_streams,
     check_color,
+    check_stream_name,
     do_create_stream_txn,
+    get_visible_stream,
     pick_color,
+    quotable,
 )
-from zulipd.errors import JsonableError
-from zulipd.models import Realm, Stream, StreamPostPolicy, UserProfile
+from zulipd.errors import AccessDenied, JsonableError
+from zulipd.models import Realm, Stream, StreamPostPolicy, Subscription, UserProfile
 from zulipd.storage.audit import insert_audit_log_txn
 from zulipd.storage.pool import Transaction
 from zulipd.storage.streams import (
     add_default_stream_txn,
+    default_stream_ids_txn,
     get_stream_by_name_txn,
+    get_streams_by_ids_txn,
     get_subscription_txn,
+    is_storable_text,
     subscribe_txn,
     unsubscribe_txn,
     update_subscription_txn,
 )
-from zulipd.storage.users import get_user_by_email_txn, get_user_by_id_txn
 
 if TYPE_CHECKING:
     from zulipd.server import Server
@@ -37,6 +47,8 @@ if TYPE_CHECKING:
 class StreamRequest:
     name: str
     description: str = ""
+    # The subscriber's color for the channel; None picks one.
+    color: str | None = None
 
 
 @dataclasses.dataclass
@@ -47,17 +59,29 @@ class SubscribeResult:
     created: list[Stream] = dataclasses.field(default_factory=list)
 
 
-async def resolve_principals(txn: Transaction, realm: Realm, principals: Sequence[str | int]) -> list[UserProfile]:
-    users = []
+async def resolve_principals(
+    server: Server, acting: UserProfile, realm: Realm, principals: Sequence[str | int]
+) -> list[UserProfile]:
+    """The users that ``principals`` (ids, or addresses the acting user may see) name, once each."""
+    from zulipd.actions.users import get_user, get_user_by_email
+
+    users: dict[int, UserProfile] = {}
     for principal in principals:
-        if isinstance(principal, int):
-            user = await get_user_by_id_txn(txn, realm.id, principal)
-        else:
-            user = await get_user_by_email_txn(txn, realm.id, principal)
-        if user is None or not user.is_active:
+        if isinstance(principal, str) and not is_storable_text(principal):
             raise JsonableError("No such user")
-        users.append(user)
-    return users
+        if isinstance(principal, int):
+            user = await get_user(server, realm, principal)
+        else:
+            user = await get_user_by_email(server, realm, principal, viewer=acting)
+        if not user.is_active:
+            raise JsonableError("User is deactivated")
+        users.setdefault(user.id, user)
+    return list(users.values())
+
+
+def acts_only_for_self(acting: UserProfile, users: Sequence[UserProfile]) -> bool:
+    """Whether every target is the acting user or one of their own bots (Zulip's rule for "others")."""
+    return all(user.id == acting.id or (user.is_bot and user.bot_owner_id == acting.id) for user in users)
 
 
 async def do_subscribe(
@@ -73,24 +97,36 @@ async def do_subscribe(
     is_default_stream: bool = False,
     stream_post_policy: int = StreamPostPolicy.EVERYONE,
     message_retention_days: int | None = None,
+    group_settings: Mapping[str, SettingValue] | None = None,
     authorization_errors_fatal: bool = True,
 ) -> SubscribeResult:
-    """Subscribe users (the acting user unless ``principals``) to channels, creating the missing ones."""
+    """Subscribe users (the acting user unless ``principals``) to channels, creating the missing ones.
+
+    The channel options apply only to the channels this call creates.
+    """
     if not requests:
         raise JsonableError("Nothing to do. Specify at least one channel.")
-    names = [request.name.strip() for request in requests]
+    names = [check_stream_name(request.name) for request in requests]
+    users = await resolve_principals(server, acting, realm, principals) if principals else [acting]
+    for_others = not all(user.id == acting.id for user in users)
+    if for_others and acting.is_guest:
+        raise JsonableError("Not allowed for guest users")
+    now = datetime.fromtimestamp(server.clock.seconds(), UTC)
 
     async def subscribe(txn: Transaction) -> SubscribeResult:
         result = SubscribeResult()
-        users = await resolve_principals(txn, realm, principals) if principals is not None else [acting]
-        for_others = any(user.id != acting.id for user in users)
-        if for_others and acting.is_guest:
-            raise JsonableError("Not allowed for guest users")
-        streams: list[Stream] = []
+        streams: dict[int, Stream] = {}
+        colors: dict[int, str] = {}
         for request, name in zip(requests, names, strict=True):
             stream = await get_stream_by_name_txn(txn, realm.id, name)
             if stream is None:
                 check_can_create_streams(acting, invite_only, is_web_public)
+                if is_default_stream and not acting.is_realm_admin:
+                    raise JsonableError("Insufficient permission")
+                if is_default_stream and invite_only:
+                    raise JsonableError("A default channel cannot be private.")
+                if message_retention_days is not None and not acting.is_owner:
+                    raise AccessDenied("Must be an organization owner")
                 stream = await do_create_stream_txn(
                     txn,
                     realm,
@@ -102,50 +138,83 @@ async def do_subscribe(
                     is_web_public=is_web_public,
                     stream_post_policy=stream_post_policy,
                     message_retention_days=message_retention_days,
+                    group_settings=group_settings,
+                    now=now,
                 )
                 result.created.append(stream)
                 if is_default_stream:
-                    if not acting.is_realm_admin:
-                        raise JsonableError("Insufficient permission")
                     await add_default_stream_txn(txn, realm.id, stream.id)
-                streams.append(stream)
-                continue
-            subscription = await get_subscription_txn(txn, acting.id, stream.recipient_id)
-            stream_access = access(acting, stream, subscription)
-            # Joining a private channel needs a subscriber; nobody else, administrators included.
-            may_join = (
-                stream_access.visible
-                and not stream.deactivated
-                and (stream_access.subscribed or not stream.invite_only)
-            )
-            if not may_join:
-                if authorization_errors_fatal:
-                    raise JsonableError(f"Unable to access channel ({name}).")
-                result.unauthorized.append(name)
-                continue
-            streams.append(stream)
-        now = datetime.now(UTC)
-        for stream in streams:
-            to_add = []
-            for user in users:
-                subscription = await get_subscription_txn(txn, user.id, stream.recipient_id)
-                if subscription is not None and subscription.active:
-                    result.already_subscribed.setdefault(str(user.id), []).append(stream.name)
-                else:
-                    to_add.append(user)
-                    result.subscribed.setdefault(str(user.id), []).append(stream.name)
-            if to_add:
-                await subscribe_txn(
-                    txn, [user.id for user in to_add], stream.recipient_id, [pick_color(stream.id)] * len(to_add), now
+            elif stream.id not in streams:
+                subscription = await get_subscription_txn(txn, acting.id, stream.recipient_id)
+                stream_access = access(acting, stream, subscription)
+                # Joining a private channel needs a subscriber; nobody else, administrators included.
+                may_join = (
+                    stream_access.visible
+                    and not stream.deactivated
+                    and (stream_access.subscribed or not stream.invite_only)
                 )
-                for user in to_add:
-                    await insert_audit_log_txn(
-                        txn, realm_id=realm.id, event_type="subscription_created", acting_user_id=acting.id,
-                        modified_user_id=user.id, extra_data={"stream_id": stream.id},
-                    )  # fmt: skip
+                if not may_join:
+                    if authorization_errors_fatal:
+                        raise JsonableError(f"Unable to access channel ({stream.name}).")
+                    result.unauthorized.append(stream.name)
+                    continue
+            streams.setdefault(stream.id, stream)
+            if request.color is not None:
+                colors.setdefault(stream.id, request.color)
+        for stream in streams.values():
+            await _add_subscribers_txn(txn, realm, acting, stream, users, colors.get(stream.id), now, result)
         return result
 
-    return await server.pool.run_interaction("subscribe", subscribe)
+    try:
+        return await server.pool.run_interaction("subscribe", subscribe)
+    except sql_errors.UniqueViolation:
+        # A concurrent request created one of the channels first: they exist now, so join them.
+        return await server.pool.run_interaction("subscribe", subscribe)
+
+
+async def _add_subscribers_txn(
+    txn: Transaction,
+    realm: Realm,
+    acting: UserProfile,
+    stream: Stream,
+    users: Sequence[UserProfile],
+    color: str | None,
+    now: datetime,
+    result: SubscribeResult,
+) -> None:
+    to_add = []
+    for user in users:
+        subscription = await get_subscription_txn(txn, user.id, stream.recipient_id)
+        if subscription is not None and subscription.active:
+            result.already_subscribed.setdefault(str(user.id), []).append(stream.name)
+        else:
+            to_add.append(user)
+            result.subscribed.setdefault(str(user.id), []).append(stream.name)
+    if not to_add:
+        return
+    await subscribe_txn(
+        txn, [user.id for user in to_add], stream.recipient_id, [color or pick_color(stream.id)] * len(to_add), now
+    )
+    for user in to_add:
+        await insert_audit_log_txn(
+            txn, realm_id=realm.id, event_type="subscription_created", acting_user_id=acting.id,
+            modified_user_id=user.id, extra_data={"stream_id": stream.id},
+        )  # fmt: skip
+
+
+async def subscribe_to_default_streams_txn(txn: Transaction, realm: Realm, user: UserProfile, now: datetime) -> None:
+    """A new user joins the organization's default channels (archived or private ones never are)."""
+    stream_ids = await default_stream_ids_txn(txn, realm.id)
+    if not stream_ids:
+        return
+    for stream in await get_streams_by_ids_txn(txn, realm.id, stream_ids):
+        if stream.deactivated or stream.invite_only:
+            continue
+        await subscribe_txn(txn, [user.id], stream.recipient_id, [pick_color(stream.id)], now)
+        await insert_audit_log_txn(
+            txn, realm_id=realm.id, event_type="subscription_created", acting_user_id=None,
+            modified_user_id=user.id, extra_data={"stream_id": stream.id, "default_stream": True},
+        )  # fmt: skip
 
 
 async def do_unsubscribe(
@@ -155,19 +224,36 @@ async def do_unsubscribe(
     names: Sequence[str],
     principals: Sequence[str | int] | None,
 ) -> tuple[list[str], list[str]]:
-    """(removed, not_removed) channel names."""
+    """(removed, not_removed) channel names.
+
+    Removing others takes an administrator, or a member of the channel's
+    can_remove_subscribers_group; either must see the channel.
+    """
+    users = await resolve_principals(server, acting, realm, principals) if principals else [acting]
+    removing_others = not acts_only_for_self(acting, users)
+    if removing_others and acting.is_guest:
+        raise JsonableError("Insufficient permission")
 
     async def unsubscribe(txn: Transaction) -> tuple[list[str], list[str]]:
-        users = await resolve_principals(txn, realm, principals) if principals is not None else [acting]
-        if any(user.id != acting.id for user in users) and not acting.is_realm_admin:
-            raise JsonableError("Insufficient permission")
-        removed: list[str] = []
-        not_removed: list[str] = []
+        streams: list[Stream] = []
         for name in names:
             stream = await get_stream_by_name_txn(txn, realm.id, name.strip())
             subscription = await get_subscription_txn(txn, acting.id, stream.recipient_id) if stream else None
             if stream is None or not access(acting, stream, subscription).visible:
                 raise StreamDoesNotExist.named(name)
+            if stream.id not in {known.id for known in streams}:
+                streams.append(stream)
+        if removing_others and not acting.is_realm_admin:
+            graph = await GroupGraph.load(txn, realm, datetime.fromtimestamp(server.clock.seconds(), UTC))
+            permissions = Permissions(txn, graph, acting)
+            config = CHANNEL_GROUP_SETTINGS["can_remove_subscribers_group"]
+            for stream in streams:
+                value = channel_setting(stream, graph.system_ids, "can_remove_subscribers_group")
+                if not await permissions.has(value, allow_everyone_group=config.allow_everyone_group):
+                    raise JsonableError("Insufficient permission")
+        removed: list[str] = []
+        not_removed: list[str] = []
+        for stream in streams:
             for user in users:
                 subscription = await get_subscription_txn(txn, user.id, stream.recipient_id)
                 if subscription is not None and subscription.active:
@@ -184,38 +270,84 @@ async def do_unsubscribe(
     return await server.pool.run_interaction("unsubscribe", unsubscribe)
 
 
-SUBSCRIPTION_PROPERTIES: dict[str, Any] = {
-    "color": str,
-    "is_muted": bool,
-    "in_home_view": bool,  # the legacy inverse of is_muted
-    "pin_to_top": bool,
-    "desktop_notifications": bool,
-    "audible_notifications": bool,
-    "push_notifications": bool,
-    "email_notifications": bool,
-    "wildcard_mentions_notify": bool,
-}
+BOOLEAN_PROPERTIES = frozenset(
+    {
+        "is_muted",
+        "in_home_view",  # the legacy inverse of is_muted
+        "pin_to_top",
+        "desktop_notifications",
+        "audible_notifications",
+        "push_notifications",
+        "email_notifications",
+        "wildcard_mentions_notify",
+    }
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class PropertyChange:
+    stream_id: int
+    property: str
+    value: Any
+
+
+def check_property_change(change: PropertyChange) -> PropertyChange:
+    """The change as stored (in_home_view becomes is_muted), if Zulip accepts it; else Zulip's error."""
+    prop, value = change.property, change.value
+    if prop == "color":
+        if not isinstance(value, str):
+            raise JsonableError("color is not a valid hex color code")
+        return dataclasses.replace(change, value=check_color(value))
+    if prop not in BOOLEAN_PROPERTIES:
+        raise JsonableError(f"Unknown subscription property: {quotable(prop)}")
+    if not isinstance(value, bool):
+        raise JsonableError(f"{prop} is not a boolean")
+    if prop == "in_home_view":
+        return PropertyChange(change.stream_id, "is_muted", not value)
+    return change
+
+
+async def do_change_subscription_properties(
+    server: Server, user: UserProfile, changes: Sequence[PropertyChange]
+) -> None:
+    """Check every change, then apply them all in one transaction: all or nothing."""
+    checked = [check_property_change(change) for change in changes]
+    targets: dict[int, Stream] = {}
+    for change in checked:
+        if change.stream_id not in targets:
+            stream, stream_access = await get_visible_stream(server, user, change.stream_id)
+            if not stream_access.subscribed:
+                raise JsonableError(f"Not subscribed to channel ID {change.stream_id}")
+            targets[change.stream_id] = stream
+
+    async def apply(txn: Transaction) -> None:
+        for change in checked:
+            stream = targets[change.stream_id]
+            subscription = await get_subscription_txn(txn, user.id, stream.recipient_id)
+            if subscription is None or not subscription.active:
+                raise JsonableError(f"Not subscribed to channel ID {change.stream_id}")
+            await update_subscription_txn(txn, user.id, stream.recipient_id, change.property, change.value)
+
+    await server.pool.run_interaction("subscription properties", apply)
 
 
 async def do_change_subscription_property(
     server: Server, user: UserProfile, stream: Stream, prop: str, value: Any
 ) -> tuple[str, Any]:
-    """Set one personal setting of a subscribed channel; return the property and value as stored."""
-    if prop not in SUBSCRIPTION_PROPERTIES:
-        raise JsonableError(f"Unknown subscription property: {prop}")
-    expected = SUBSCRIPTION_PROPERTIES[prop]
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise JsonableError(f"{prop} is not a {'boolean' if expected is bool else 'string'}")
-    if prop == "color":
-        value = check_color(value)
-    if prop == "in_home_view":
-        prop, value = "is_muted", not value
+    """One personal setting of a subscribed channel; the property and value as stored."""
+    change = check_property_change(PropertyChange(stream.id, prop, value))
+    await do_change_subscription_properties(server, user, [change])
+    return change.property, change.value
 
-    async def change(txn: Transaction) -> None:
-        subscription = await get_subscription_txn(txn, user.id, stream.recipient_id)
-        if subscription is None or not subscription.active:
-            raise JsonableError(f"Not subscribed to channel ID {stream.id}")
-        await update_subscription_txn(txn, user.id, stream.recipient_id, prop, value)
 
-    await server.pool.run_interaction("subscription property", change)
-    return prop, value
+async def get_subscription_status(
+    server: Server, acting: UserProfile, realm: Realm, user_id: int, stream_id: int
+) -> bool:
+    from zulipd.actions.users import get_user
+
+    target = await get_user(server, realm, user_id)
+    stream, _ = await get_visible_stream(server, acting, stream_id)
+    subscription: Subscription | None = await server.pool.run_interaction(
+        "subscription status", get_subscription_txn, target.id, stream.recipient_id
+    )
+    return subscription is not None and subscription.active

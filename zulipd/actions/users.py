@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from psycopg2 import errors as sql_errors
 
 from zulipd.actions.auth import generate_api_key
+from zulipd.actions.subscriptions import subscribe_to_default_streams_txn
 from zulipd.errors import AccessDenied, JsonableError
 from zulipd.models import BotType, Realm, Role, UserProfile
 from zulipd.passwords import PASSWORD_MAX_LENGTH, hash_password
@@ -204,6 +206,10 @@ async def do_create_user(
             bot_owner_id=bot_owner_id,
         )
         await audit_user_change(txn, user, "user_created", acting_user_id, role=int(role), bot_type=bot_type)
+        if bot_type is None:
+            # As in Zulip, people (not bots) start out in the organization's default channels.
+            now = datetime.fromtimestamp(server.clock.seconds(), UTC)
+            await subscribe_to_default_streams_txn(txn, realm, user, now)
         return user
 
     try:

@@ -34,7 +34,28 @@ def subscription_from_row(row: Sequence[Any]) -> Subscription:
     return Subscription(*row)
 
 
+# Ids are PostgreSQL integers; a larger number names no row, and must not reach the query (it would fail there).
+MAX_ID = 2**31 - 1
+
+
+def is_storable_id(value: int) -> bool:
+    return 0 < value <= MAX_ID
+
+
+def is_storable_text(text: str) -> bool:
+    """Whether PostgreSQL can hold the text: no NUL, no lone surrogate (either would fail the query)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 async def get_stream_txn(txn: Transaction, realm_id: int, stream_id: int) -> Stream | None:
+    if not is_storable_id(stream_id):
+        return None
     row = await txn.fetch_one(
         f"SELECT {STREAM_COLUMNS} FROM {STREAM_FROM} WHERE s.realm_id = %s AND s.id = %s", (realm_id, stream_id)
     )
@@ -42,6 +63,8 @@ async def get_stream_txn(txn: Transaction, realm_id: int, stream_id: int) -> Str
 
 
 async def get_stream_by_name_txn(txn: Transaction, realm_id: int, name: str) -> Stream | None:
+    if not is_storable_text(name):
+        return None
     row = await txn.fetch_one(
         f"SELECT {STREAM_COLUMNS} FROM {STREAM_FROM} WHERE s.realm_id = %s AND lower(s.name) = lower(%s)",
         (realm_id, name),
@@ -52,7 +75,7 @@ async def get_stream_by_name_txn(txn: Transaction, realm_id: int, name: str) -> 
 async def get_streams_by_ids_txn(txn: Transaction, realm_id: int, stream_ids: Sequence[int]) -> list[Stream]:
     rows = await txn.fetch_all(
         f"SELECT {STREAM_COLUMNS} FROM {STREAM_FROM} WHERE s.realm_id = %s AND s.id = ANY(%s) ORDER BY s.id",
-        (realm_id, list(stream_ids)),
+        (realm_id, [stream_id for stream_id in stream_ids if is_storable_id(stream_id)]),
     )
     return [stream_from_row(row) for row in rows]
 

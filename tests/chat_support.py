@@ -1,4 +1,4 @@
-"""Helpers for the channel and message tests: calls checked against Zulip's spec, and quick set-up.
+"""Helpers for the channel and message tests: users, quick set-up, and answers checked against Zulip's spec.
 
 ``spec_problem`` is the rule every response is held to: a 2xx must fit the
 operation's documented response; an error must fit too when the spec documents
@@ -10,6 +10,9 @@ spec, not the server, is at fault there:
 - a body that the spec's ``oneOf`` matches more than once: ``POST /messages``
   and ``PATCH /streams/{id}`` list several identical ``CodedError``
   alternatives, so no plain coded error can match exactly one of them.
+
+Where the spec cannot hold an error to its shape, ``assert_error`` checks it
+exactly: nothing but ``result``, ``msg``, ``code`` and the given fields.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from openapi_core.validation.response.exceptions import InvalidData
 from tests.support.api import ApiHarness
 from tests.support.http import Response
 from tests.support.openapi import assert_valid
+from zulipd.admin.users import create_dev_channels
 from zulipd.storage.pool import Transaction
 
 DESDEMONA = "desdemona@zulip.com"  # owner
@@ -101,6 +105,23 @@ def success(response: Response) -> dict[str, Any]:
     return body
 
 
+def assert_bare_success(response: Response, method: str, path: str) -> None:
+    """A success that says nothing more (``{"result": "success", "msg": ""}``), as the spec documents it."""
+    assert response.status == 200, response.body
+    assert response.json() == {"result": "success", "msg": ""}
+    assert_valid(method, path, 200, response.json())
+
+
+def assert_error(response: Response, msg: str, code: str = "BAD_REQUEST", status: int = 400, **extra: Any) -> None:
+    """Exactly Zulip's coded error: ``{"result": "error", "msg", "code", **extra}`` and no other field.
+
+    This is as strict as the spec's ``CodedError`` schema, for routes whose spec lists no error
+    response or lists only alternatives no body can match exactly one of.
+    """
+    assert response.status == status, (response.status, response.body)
+    assert response.json() == {"result": "error", "msg": msg, "code": code, **extra}, response.body
+
+
 def failure(response: Response, code: str = "BAD_REQUEST", msg: str | None = None, status: int = 400) -> dict[str, Any]:
     assert response.status == status, response.body
     body: dict[str, Any] = response.json()
@@ -137,24 +158,44 @@ async def subscribe(api: ApiHarness, acting: str, name: str, principals: Sequenc
     success(await call(api, "POST", "users/me/subscriptions", params, as_user=acting))
 
 
+async def unsubscribe(api: ApiHarness, email: str, name: str) -> None:
+    success(await api.call("DELETE", "users/me/subscriptions", {"subscriptions": [name]}, as_user=email))
+
+
+async def dev_channel_ids(api: ApiHarness) -> dict[str, int]:
+    """Create Zulip's development channels (Verona, Denmark, core team...); their ids by name."""
+    assert api.realm is not None
+    await create_dev_channels(api.server, api.realm)
+    rows = await api.server.pool.fetch_all("channels", "SELECT name, id FROM stream")
+    return {name: stream_id for name, stream_id in rows}
+
+
 async def channel_id(api: ApiHarness, as_user: str, name: str) -> int:
     body = success(await call(api, "GET", "get_stream_id", {"stream": name}, as_user=as_user))
     stream_id: int = body["stream_id"]
     return stream_id
 
 
-async def send_stream(api: ApiHarness, sender: str, channel: str, topic: str, content: str) -> int:
+async def send_stream(api: ApiHarness, sender: str, channel: str, topic: str, content: str = "hello") -> int:
     params = {"type": "stream", "to": channel, "topic": topic, "content": content}
     body = success(await call(api, "POST", "messages", params, as_user=sender))
     message_id: int = body["id"]
     return message_id
 
 
-async def send_direct(api: ApiHarness, sender: str, recipients: Sequence[str], content: str) -> int:
+async def send_direct(api: ApiHarness, sender: str, recipients: Sequence[str], content: str = "psst") -> int:
     params = {"type": "direct", "to": [api.user(email).id for email in recipients], "content": content}
     body = success(await call(api, "POST", "messages", params, as_user=sender))
     message_id: int = body["id"]
     return message_id
+
+
+async def fetch_message(api: ApiHarness, email: str, message_id: int) -> dict[str, Any]:
+    """The message as GET /messages/{id} shows it to ``email``, checked against the spec."""
+    body = success(await api.call("GET", f"messages/{message_id}", as_user=email))
+    assert_valid("GET", f"messages/{message_id}", 200, body)
+    message: dict[str, Any] = body["message"]
+    return message
 
 
 async def fetch(
@@ -222,3 +263,28 @@ async def set_flag_bits(api: ApiHarness, email: str, message_ids: Sequence[int],
         f"UPDATE user_message SET flags = {operation} WHERE user_id = %s AND message_id = ANY(%s)",
         (bits, api.user(email).id, list(message_ids)),
     )
+
+
+async def row_flags(api: ApiHarness, email: str, message_id: int) -> int | None:
+    """The user's stored flags for a message; None if they have no row."""
+    rows = await api.server.pool.fetch_all(
+        "row flags",
+        "SELECT flags FROM user_message WHERE user_id = %s AND message_id = %s",
+        (api.user(email).id, message_id),
+    )
+    return int(rows[0][0]) if rows else None
+
+
+async def age_messages(api: ApiHarness, message_ids: Sequence[int], seconds: int) -> None:
+    """Pretend the messages were sent ``seconds`` earlier than they were."""
+    await execute(
+        api,
+        "UPDATE message SET date_sent = date_sent - make_interval(secs => %s) WHERE id = ANY(%s)",
+        (seconds, list(message_ids)),
+    )
+
+
+async def set_realm(api: ApiHarness, **settings: Any) -> None:
+    """Change organization settings, as an administrator (every value JSON-encoded, strings too)."""
+    encoded = {name: json.dumps(value) for name, value in settings.items()}
+    success(await api.call("PATCH", "realm", encoded, as_user=IAGO))

@@ -6,23 +6,26 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import ApiHarness
-from tests.support.async_tests import async_test
-from tests.support.messaging import (
+from tests.chat_support import (
     CORDELIA,
     HAMLET,
     IAGO,
     OTHELLO,
     POLONIUS,
     assert_error,
+    create_channel,
+    fetch_ids,
     fetch_message,
-    ok,
     row_flags,
     send_direct,
-    send_to_channel,
+    send_stream,
     subscribe,
+    success,
+    term,
     unsubscribe,
 )
+from tests.support.api import ApiHarness
+from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
 from zulipd.actions.flags import MAX_MESSAGES_PER_UPDATE, bounded_range
 from zulipd.models import MessageFlag
@@ -37,7 +40,7 @@ async def flags(api: ApiHarness, email: str, messages: list[int], op: str, flag:
 
 
 async def flags_ok(api: ApiHarness, email: str, messages: list[int], op: str, flag: str) -> dict[str, Any]:
-    body = ok(await flags(api, email, messages, op, flag))
+    body = success(await flags(api, email, messages, op, flag))
     assert_valid("POST", "messages/flags", 200, body)
     return body
 
@@ -47,7 +50,7 @@ async def for_narrow(api: ApiHarness, email: str, **params: Any) -> Any:
 
 
 async def for_narrow_ok(api: ApiHarness, email: str, **params: Any) -> dict[str, Any]:
-    body = ok(await for_narrow(api, email, **params))
+    body = success(await for_narrow(api, email, **params))
     assert_valid("POST", "messages/flags/narrow", 200, body)
     return body
 
@@ -58,18 +61,12 @@ async def flag_names(api: ApiHarness, email: str, message_id: int) -> list[str]:
 
 
 async def unread_ids(api: ApiHarness, email: str) -> list[int]:
-    params = {
-        "anchor": "oldest",
-        "num_before": 0,
-        "num_after": 100,
-        "narrow": [{"operator": "is", "operand": "unread"}],
-    }
-    return [message["id"] for message in ok(await api.call("GET", "messages", params, as_user=email))["messages"]]
+    return await fetch_ids(api, email, [term("is", "unread")], anchor="oldest", num_before=0, num_after=100)
 
 
 async def denmark_messages(api: ApiHarness, count: int, topic: str = "castle") -> list[int]:
-    await subscribe(api, "Denmark", HAMLET, OTHELLO)
-    return [await send_to_channel(api, HAMLET, "Denmark", topic, f"m{n}") for n in range(count)]
+    await create_channel(api, HAMLET, "Denmark", principals=[OTHELLO])
+    return [await send_stream(api, HAMLET, "Denmark", topic, f"m{n}") for n in range(count)]
 
 
 # --- POST /messages/flags ------------------------------------------------------------------
@@ -94,7 +91,7 @@ async def test_read_starred_and_collapsed(api: ApiHarness) -> None:
     assert (await flags_ok(api, OTHELLO, [ids[2]], "remove", "collapsed"))["messages"] == [ids[2]]
     assert await flag_names(api, OTHELLO, ids[2]) == ["read", "starred"]
     starred = [{"operator": "is", "operand": "starred"}]
-    found = ok(
+    found = success(
         await api.call("GET", "messages", {"anchor": "newest", "num_before": 9, "narrow": starred}, as_user=OTHELLO)
     )
     assert [message["id"] for message in found["messages"]] == [ids[2]]
@@ -167,8 +164,8 @@ async def test_starring_shared_history_creates_a_historical_row(api: ApiHarness)
 
 @async_test
 async def test_flags_on_messages_one_cannot_read(api: ApiHarness) -> None:
-    await subscribe(api, "secret", OTHELLO, invite_only=True)
-    secret_id = await send_to_channel(api, OTHELLO, "secret", "plans")
+    await create_channel(api, OTHELLO, "secret", invite_only=True)
+    secret_id = await send_stream(api, OTHELLO, "secret", "plans")
     direct_id = await send_direct(api, OTHELLO, [HAMLET])
     [public_id] = await denmark_messages(api, 1)
     for caller, message_id in [
@@ -188,11 +185,11 @@ async def test_flags_on_messages_one_cannot_read(api: ApiHarness) -> None:
 
 @async_test
 async def test_marking_unread_needs_a_subscription(api: ApiHarness) -> None:
-    denmark = await subscribe(api, "Denmark", HAMLET, OTHELLO)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle")
+    denmark = await create_channel(api, HAMLET, "Denmark", principals=[OTHELLO])
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle")
     direct_id = await send_direct(api, HAMLET, [OTHELLO])
     await flags_ok(api, OTHELLO, [message_id, direct_id], "add", "read")
-    await unsubscribe(api, "Denmark", OTHELLO)
+    await unsubscribe(api, OTHELLO, "Denmark")
     body = await flags_ok(api, OTHELLO, [message_id, direct_id], "remove", "read")
     assert body["messages"] == [direct_id]
     assert body["ignored_because_not_subscribed_channels"] == [denmark]
@@ -203,13 +200,13 @@ async def test_marking_unread_needs_a_subscription(api: ApiHarness) -> None:
     assert body["ignored_because_not_subscribed_channels"] == [denmark]
     assert await row_flags(api, CORDELIA, message_id) is None
     # A private channel one cannot read is not reported.
-    secret = await subscribe(api, "secret", IAGO, invite_only=True)
-    secret_id = await send_to_channel(api, IAGO, "secret", "plans")
+    secret = await create_channel(api, IAGO, "secret", invite_only=True)
+    secret_id = await send_stream(api, IAGO, "secret", "plans")
     body = await flags_ok(api, CORDELIA, [secret_id], "remove", "read")
     assert body["ignored_because_not_subscribed_channels"] == []
     assert secret not in body["ignored_because_not_subscribed_channels"]
     # A subscriber may mark history unread: the row is created without "read".
-    await subscribe(api, "Denmark", CORDELIA)
+    await subscribe(api, CORDELIA, "Denmark", [CORDELIA])
     body = await flags_ok(api, CORDELIA, [message_id], "remove", "read")
     assert body["messages"] == [message_id]
     assert await row_flags(api, CORDELIA, message_id) == HISTORICAL
@@ -222,7 +219,7 @@ async def test_marking_unread_needs_a_subscription(api: ApiHarness) -> None:
 @async_test
 async def test_flags_for_narrow(api: ApiHarness) -> None:
     ids = await denmark_messages(api, 5)
-    await send_to_channel(api, HAMLET, "Denmark", "other topic")
+    await send_stream(api, HAMLET, "Denmark", "other topic")
     topic = [{"operator": "channel", "operand": "Denmark"}, {"operator": "topic", "operand": "castle"}]
     body = await for_narrow_ok(
         api, OTHELLO, anchor=str(ids[2]), num_before=1, num_after=1, narrow=topic, op="add", flag="read"
@@ -329,8 +326,8 @@ async def test_flags_for_narrow_errors(api: ApiHarness) -> None:
 
 @async_test
 async def test_flags_for_narrow_stays_within_what_one_may_read(api: ApiHarness) -> None:
-    await subscribe(api, "secret", OTHELLO, invite_only=True)
-    secret_id = await send_to_channel(api, OTHELLO, "secret", "plans")
+    await create_channel(api, OTHELLO, "secret", invite_only=True)
+    secret_id = await send_stream(api, OTHELLO, "secret", "plans")
     [public_id] = await denmark_messages(api, 1)
     body = await for_narrow_ok(
         api,
@@ -378,30 +375,30 @@ async def test_mark_all_as_read(api: ApiHarness) -> None:
     ids = await denmark_messages(api, 2)
     direct_id = await send_direct(api, HAMLET, [OTHELLO])
     assert await unread_ids(api, OTHELLO) == [*ids, direct_id]
-    body = ok(await api.call("POST", "mark_all_as_read", as_user=OTHELLO))
+    body = success(await api.call("POST", "mark_all_as_read", as_user=OTHELLO))
     assert_valid("POST", "mark_all_as_read", 200, body)
     assert body["complete"] is True
     assert await unread_ids(api, OTHELLO) == []
     # Other users' messages stay unread.
     assert await unread_ids(api, HAMLET) == []
-    await send_to_channel(api, OTHELLO, "Denmark", "castle")
+    await send_stream(api, OTHELLO, "Denmark", "castle")
     assert len(await unread_ids(api, HAMLET)) == 1
 
 
 @async_test
 async def test_mark_stream_and_topic_as_read(api: ApiHarness) -> None:
-    denmark = await subscribe(api, "Denmark", HAMLET, OTHELLO)
-    verona = await subscribe(api, "Verona", HAMLET, OTHELLO)
-    castle = [await send_to_channel(api, HAMLET, "Denmark", "castle") for _ in range(2)]
-    moat = await send_to_channel(api, HAMLET, "Denmark", "Moat")
-    elsewhere = await send_to_channel(api, HAMLET, "Verona", "castle")
-    body = ok(
+    denmark = await create_channel(api, HAMLET, "Denmark", principals=[OTHELLO])
+    verona = await create_channel(api, HAMLET, "Verona", principals=[OTHELLO])
+    castle = [await send_stream(api, HAMLET, "Denmark", "castle") for _ in range(2)]
+    moat = await send_stream(api, HAMLET, "Denmark", "Moat")
+    elsewhere = await send_stream(api, HAMLET, "Verona", "castle")
+    body = success(
         await api.call("POST", "mark_topic_as_read", {"stream_id": denmark, "topic_name": "CASTLE"}, as_user=OTHELLO)
     )
     assert_valid("POST", "mark_topic_as_read", 200, body)
     assert await unread_ids(api, OTHELLO) == [moat, elsewhere]
     assert castle
-    body = ok(await api.call("POST", "mark_stream_as_read", {"stream_id": denmark}, as_user=OTHELLO))
+    body = success(await api.call("POST", "mark_stream_as_read", {"stream_id": denmark}, as_user=OTHELLO))
     assert_valid("POST", "mark_stream_as_read", 200, body)
     assert await unread_ids(api, OTHELLO) == [elsewhere]
     assert_error(
@@ -413,9 +410,9 @@ async def test_mark_stream_and_topic_as_read(api: ApiHarness) -> None:
 
 @async_test
 async def test_mark_as_read_needs_a_readable_channel(api: ApiHarness) -> None:
-    secret = await subscribe(api, "secret", OTHELLO, invite_only=True)
-    await send_to_channel(api, OTHELLO, "secret", "plans")
-    denmark = await subscribe(api, "Denmark", HAMLET)
+    secret = await create_channel(api, OTHELLO, "secret", invite_only=True)
+    await send_stream(api, OTHELLO, "secret", "plans")
+    denmark = await create_channel(api, HAMLET, "Denmark")
     for params in ({"stream_id": secret}, {"stream_id": 99999}):
         assert_error(await api.call("POST", "mark_stream_as_read", params, as_user=IAGO), "Invalid channel ID")
         response = await api.call("POST", "mark_topic_as_read", {**params, "topic_name": "plans"}, as_user=IAGO)
@@ -424,7 +421,7 @@ async def test_mark_as_read_needs_a_readable_channel(api: ApiHarness) -> None:
         await api.call("POST", "mark_stream_as_read", {"stream_id": denmark}, as_user=POLONIUS), "Invalid channel ID"
     )
     # Topic existence is not revealed beyond one's own messages.
-    await send_to_channel(api, HAMLET, "Denmark", "news")
+    await send_stream(api, HAMLET, "Denmark", "news")
     response = await api.call(
         "POST", "mark_topic_as_read", {"stream_id": denmark, "topic_name": "news"}, as_user=CORDELIA
     )

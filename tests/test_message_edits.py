@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.api import ApiHarness
-from tests.support.async_tests import async_test
-from tests.support.messaging import (
+from tests.chat_support import (
     CORDELIA,
     DESDEMONA,
     HAMLET,
@@ -22,15 +20,18 @@ from tests.support.messaging import (
     SHIVA,
     age_messages,
     assert_error,
+    create_channel,
     fetch_message,
-    ok,
     row_flags,
     send_direct,
-    send_to_channel,
+    send_stream,
     set_realm,
     subscribe,
+    success,
     unsubscribe,
 )
+from tests.support.api import ApiHarness
+from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
 from zulipd.models import MessageFlag
 
@@ -45,11 +46,14 @@ async def edit(api: ApiHarness, email: str, message_id: int, **params: Any) -> A
 
 async def edit_ok(api: ApiHarness, email: str, message_id: int, **params: Any) -> None:
     response = await edit(api, email, message_id, **params)
-    assert_valid("PATCH", f"messages/{message_id}", 200, ok(response))
+    body = success(response)
+    assert_valid("PATCH", f"messages/{message_id}", 200, body)
+    # As Zulip 10 answers every successful edit (zulipd keeps no uploads to detach).
+    assert body["detached_uploads"] == [], body
 
 
 async def history(api: ApiHarness, email: str, message_id: int) -> list[dict[str, Any]]:
-    body = ok(await api.call("GET", f"messages/{message_id}/history", as_user=email))
+    body = success(await api.call("GET", f"messages/{message_id}/history", as_user=email))
     assert_valid("GET", f"messages/{message_id}/history", 200, body)
     entries: list[dict[str, Any]] = body["message_history"]
     return entries
@@ -65,13 +69,13 @@ async def topic_of(api: ApiHarness, email: str, message_id: int) -> str:
 
 @async_test
 async def test_sender_edits_content(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET, OTHELLO)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle", "first **draft**")
+    await create_channel(api, HAMLET, "Denmark", principals=[OTHELLO])
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle", "first **draft**")
     before = await fetch_message(api, HAMLET, message_id)
     assert "last_edit_timestamp" not in before
     await edit_ok(api, HAMLET, message_id, content="second <draft>")
 
-    body = ok(await api.call("GET", f"messages/{message_id}", {"apply_markdown": False}, as_user=OTHELLO))
+    body = success(await api.call("GET", f"messages/{message_id}", {"apply_markdown": False}, as_user=OTHELLO))
     assert_valid("GET", f"messages/{message_id}", 200, body)
     assert body["raw_content"] == "second <draft>"
     message = await fetch_message(api, OTHELLO, message_id)
@@ -98,8 +102,8 @@ async def test_sender_edits_content(api: ApiHarness) -> None:
 
 @async_test
 async def test_only_the_sender_edits_content(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle", "mine")
+    await create_channel(api, HAMLET, "Denmark")
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle", "mine")
     for other in (OTHELLO, IAGO, DESDEMONA):  # administrators and owners too
         assert_error(await edit(api, other, message_id, content="theirs"), NO_PERMISSION)
     assert (await fetch_message(api, HAMLET, message_id))["content"] == "<p>mine</p>"
@@ -114,7 +118,7 @@ async def test_direct_message_content_edit(api: ApiHarness) -> None:
     # Nobody outside the conversation learns that it exists.
     assert_error(await edit(api, CORDELIA, message_id, content="x"), INVALID_MESSAGE)
     assert_error(await edit(api, HAMLET, message_id, topic="a topic"), "Direct messages cannot have topics.")
-    stream_id = await subscribe(api, "Denmark", HAMLET)
+    stream_id = await create_channel(api, HAMLET, "Denmark")
     assert_error(
         await edit(api, HAMLET, message_id, stream_id=stream_id), "Direct messages cannot be moved to channels."
     )
@@ -122,12 +126,12 @@ async def test_direct_message_content_edit(api: ApiHarness) -> None:
 
 @async_test
 async def test_content_rules(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle", "text")
+    await create_channel(api, HAMLET, "Denmark")
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle", "text")
     await edit_ok(api, HAMLET, message_id, content="   ")
     assert (await fetch_message(api, HAMLET, message_id))["content"] == "<p>(deleted)</p>"
     await edit_ok(api, HAMLET, message_id, content="x" * 10001)
-    body = ok(await api.call("GET", f"messages/{message_id}", {"apply_markdown": False}, as_user=HAMLET))
+    body = success(await api.call("GET", f"messages/{message_id}", {"apply_markdown": False}, as_user=HAMLET))
     assert len(body["raw_content"]) == 10000
     assert body["raw_content"].endswith("\n[message truncated]")
     assert_error(await edit(api, HAMLET, message_id, content="nul\x00byte"), "Message must not contain null bytes")
@@ -142,8 +146,8 @@ async def test_content_rules(api: ApiHarness) -> None:
 
 @async_test
 async def test_content_edit_limits(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle", "text")
+    await create_channel(api, HAMLET, "Denmark")
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle", "text")
     await age_messages(api, [message_id], 600 + 10)  # within Zulip's 20-second grace
     await edit_ok(api, HAMLET, message_id, content="still in time")
     await age_messages(api, [message_id], 20)
@@ -161,8 +165,8 @@ async def test_content_edit_limits(api: ApiHarness) -> None:
 
 @async_test
 async def test_invisible_messages_are_invalid(api: ApiHarness) -> None:
-    await subscribe(api, "secret", OTHELLO, invite_only=True)
-    message_id = await send_to_channel(api, OTHELLO, "secret", "plans", "hush")
+    await create_channel(api, OTHELLO, "secret", invite_only=True)
+    message_id = await send_stream(api, OTHELLO, "secret", "plans", "hush")
     for caller in (HAMLET, IAGO):  # administrators cannot read private channels they are not in
         assert_error(await edit(api, caller, message_id, topic="leak"), INVALID_MESSAGE)
         assert_error(await edit(api, caller, message_id, content="leak"), INVALID_MESSAGE)
@@ -173,8 +177,8 @@ async def test_invisible_messages_are_invalid(api: ApiHarness) -> None:
     for missing in (message_id + 1000, 0):
         assert_error(await edit(api, HAMLET, missing, content="x"), INVALID_MESSAGE)
     # A guest cannot read a public channel it is not subscribed to.
-    await subscribe(api, "Denmark", HAMLET)
-    public_id = await send_to_channel(api, HAMLET, "Denmark", "castle")
+    await create_channel(api, HAMLET, "Denmark")
+    public_id = await send_stream(api, HAMLET, "Denmark", "castle")
     assert_error(await edit(api, POLONIUS, public_id, topic="x"), INVALID_MESSAGE)
     assert (await topic_of(api, OTHELLO, message_id)) == "plans"
 
@@ -183,8 +187,8 @@ async def test_invisible_messages_are_invalid(api: ApiHarness) -> None:
 
 
 async def three_in_a_topic(api: ApiHarness, topic: str = "castle") -> list[int]:
-    await subscribe(api, "Denmark", HAMLET, OTHELLO)
-    return [await send_to_channel(api, HAMLET, "Denmark", topic, f"message {n}") for n in range(3)]
+    await create_channel(api, HAMLET, "Denmark", principals=[OTHELLO])
+    return [await send_stream(api, HAMLET, "Denmark", topic, f"message {n}") for n in range(3)]
 
 
 @async_test
@@ -210,7 +214,7 @@ async def test_topic_change_later_and_change_all(api: ApiHarness) -> None:
     await edit_ok(api, HAMLET, second, topic="moat", propagate_mode="change_later")
     assert [await topic_of(api, HAMLET, i) for i in (first, second, third)] == ["castle", "moat", "moat"]
     # Topics match case-insensitively.
-    await send_to_channel(api, HAMLET, "Denmark", "MOAT", "shouting")
+    await send_stream(api, HAMLET, "Denmark", "MOAT", "shouting")
     await edit_ok(api, HAMLET, third, topic="bridge", propagate_mode="change_all")
     assert [await topic_of(api, HAMLET, i) for i in (first, second, third)] == ["castle", "bridge", "bridge"]
     for message_id in (second, third):
@@ -282,7 +286,7 @@ async def test_resolve_and_unresolve(api: ApiHarness) -> None:
             ("✔ castle", "castle"),
         ]
     narrow = [{"operator": "is", "operand": "resolved"}]
-    found = ok(
+    found = success(
         await api.call("GET", "messages", {"anchor": "newest", "num_before": 10, "narrow": narrow}, as_user=HAMLET)
     )
     assert [message["id"] for message in found["messages"]] == ids
@@ -298,7 +302,7 @@ async def test_resolve_and_unresolve(api: ApiHarness) -> None:
 @async_test
 async def test_topic_time_limits(api: ApiHarness) -> None:
     old = await three_in_a_topic(api)
-    recent = await send_to_channel(api, HAMLET, "Denmark", "castle", "fresh")
+    recent = await send_stream(api, HAMLET, "Denmark", "castle", "fresh")
     await age_messages(api, old, WEEK + 60)
     late = "The time limit for editing this message's topic has passed."
     assert_error(await edit(api, HAMLET, old[0], topic="moat"), late)  # the sender too
@@ -325,17 +329,10 @@ async def test_topic_time_limits(api: ApiHarness) -> None:
 
 @async_test
 async def test_topic_rename_in_protected_history_counts_only_readable_messages(api: ApiHarness) -> None:
-    await subscribe(api, "vault", OTHELLO, invite_only=True, history_public_to_subscribers=False)
-    before_hamlet = await send_to_channel(api, OTHELLO, "vault", "gold")
-    ok(
-        await api.call(
-            "POST",
-            "users/me/subscriptions",
-            {"subscriptions": [{"name": "vault"}], "principals": [api.user(HAMLET).id]},
-            as_user=OTHELLO,
-        )
-    )
-    seen = await send_to_channel(api, OTHELLO, "vault", "gold")
+    await create_channel(api, OTHELLO, "vault", invite_only=True, history_public_to_subscribers=False)
+    before_hamlet = await send_stream(api, OTHELLO, "vault", "gold")
+    await subscribe(api, OTHELLO, "vault", [HAMLET])
+    seen = await send_stream(api, OTHELLO, "vault", "gold")
     await age_messages(api, [before_hamlet], WEEK + 60)
     # Hamlet never received the old message: the limit is checked on what he may read.
     assert_error(await edit(api, HAMLET, before_hamlet, topic="silver"), INVALID_MESSAGE)
@@ -350,9 +347,9 @@ async def test_topic_rename_in_protected_history_counts_only_readable_messages(a
 
 @async_test
 async def test_move_to_another_channel(api: ApiHarness) -> None:
-    denmark = await subscribe(api, "Denmark", HAMLET, OTHELLO)
-    verona = await subscribe(api, "Verona", HAMLET, CORDELIA)
-    first, second, third = [await send_to_channel(api, HAMLET, "Denmark", "castle", f"m{n}") for n in range(3)]
+    denmark = await create_channel(api, HAMLET, "Denmark", principals=[OTHELLO])
+    verona = await create_channel(api, HAMLET, "Verona", principals=[CORDELIA])
+    first, second, third = [await send_stream(api, HAMLET, "Denmark", "castle", f"m{n}") for n in range(3)]
     await edit_ok(api, HAMLET, second, stream_id=verona, propagate_mode="change_later")
     for message_id in (second, third):
         message = await fetch_message(api, CORDELIA, message_id)
@@ -369,26 +366,26 @@ async def test_move_to_another_channel(api: ApiHarness) -> None:
         assert snapshots[1]["stream"] == verona
     assert (await fetch_message(api, HAMLET, first))["stream_id"] == denmark
     narrow = [{"operator": "channel", "operand": "Verona"}]
-    found = ok(
+    found = success(
         await api.call("GET", "messages", {"anchor": "newest", "num_before": 10, "narrow": narrow}, as_user=HAMLET)
     )
     assert [message["id"] for message in found["messages"]] == [second, third]
-    streams = ok(await api.call("GET", "streams", as_user=HAMLET))["streams"]
+    streams = success(await api.call("GET", "streams", as_user=HAMLET))["streams"]
     assert {s["stream_id"]: s["first_message_id"] for s in streams}[verona] == second
     # A topic and a channel can change together.
     await edit_ok(api, HAMLET, first, stream_id=verona, topic="balcony")
     message = await fetch_message(api, HAMLET, first)
     assert (message["stream_id"], message["subject"]) == (verona, "balcony")
-    assert {s["stream_id"]: s["first_message_id"] for s in ok(await api.call("GET", "streams", as_user=HAMLET))[
+    assert {s["stream_id"]: s["first_message_id"] for s in success(await api.call("GET", "streams", as_user=HAMLET))[
         "streams"]}[verona] == first  # fmt: skip
 
 
 @async_test
 async def test_move_rules(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET, POLONIUS)
-    verona = await subscribe(api, "Verona", HAMLET, POLONIUS)
-    secret = await subscribe(api, "secret", OTHELLO, invite_only=True)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle")
+    await create_channel(api, HAMLET, "Denmark", principals=[POLONIUS])
+    verona = await create_channel(api, HAMLET, "Verona", principals=[POLONIUS])
+    secret = await create_channel(api, OTHELLO, "secret", invite_only=True)
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle")
     denied = "You don't have permission to move this message"
     assert_error(await edit(api, POLONIUS, message_id, stream_id=verona), denied)  # guests may not
     # A private channel one is not in does not exist, for the mover.
@@ -403,8 +400,8 @@ async def test_move_rules(api: ApiHarness) -> None:
     denmark = (await fetch_message(api, HAMLET, message_id))["stream_id"]
     assert_error(await edit(api, HAMLET, message_id, stream_id=denmark), "Nothing to change")
     # Posting rights in the destination count.
-    announce = await subscribe(api, "announce", IAGO, HAMLET)
-    ok(await api.call("PATCH", f"streams/{announce}", {"stream_post_policy": 2}, as_user=IAGO))
+    announce = await create_channel(api, IAGO, "announce", principals=[HAMLET])
+    success(await api.call("PATCH", f"streams/{announce}", {"stream_post_policy": 2}, as_user=IAGO))
     assert_error(
         await edit(api, HAMLET, message_id, stream_id=announce),
         "Only organization administrators can send to this channel.",
@@ -421,10 +418,10 @@ async def test_move_rules(api: ApiHarness) -> None:
 
 @async_test
 async def test_move_change_all_time_limit(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET)
-    verona = await subscribe(api, "Verona", HAMLET)
-    old = await send_to_channel(api, HAMLET, "Denmark", "castle")
-    recent = await send_to_channel(api, HAMLET, "Denmark", "castle")
+    await create_channel(api, HAMLET, "Denmark")
+    verona = await create_channel(api, HAMLET, "Verona")
+    old = await send_stream(api, HAMLET, "Denmark", "castle")
+    recent = await send_stream(api, HAMLET, "Denmark", "castle")
     await set_realm(api, move_messages_between_streams_limit_seconds=3600)
     await age_messages(api, [old], 7200)
     assert_error(
@@ -441,11 +438,13 @@ async def test_move_change_all_time_limit(api: ApiHarness) -> None:
 
 @async_test
 async def test_moving_into_a_private_channel_keeps_it_private(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET, OTHELLO, CORDELIA)
-    secret = await subscribe(api, "secret", HAMLET, PROSPERO, invite_only=True, history_public_to_subscribers=False)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle")
+    await create_channel(api, HAMLET, "Denmark", principals=[OTHELLO, CORDELIA])
+    secret = await create_channel(
+        api, HAMLET, "secret", invite_only=True, history_public_to_subscribers=False, principals=[PROSPERO]
+    )
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle")
     # Prospero never saw it; Iago reached it through public history and starred it.
-    ok(
+    success(
         await api.call(
             "POST", "messages/flags", {"messages": [message_id], "op": "add", "flag": "starred"}, as_user=IAGO
         )
@@ -465,9 +464,9 @@ async def test_moving_into_a_private_channel_keeps_it_private(api: ApiHarness) -
 
 @async_test
 async def test_moving_from_a_private_channel(api: ApiHarness) -> None:
-    await subscribe(api, "secret", HAMLET, OTHELLO, invite_only=True)
-    verona_id = await subscribe(api, "Verona", HAMLET, POLONIUS, CORDELIA)
-    message_id = await send_to_channel(api, HAMLET, "secret", "plans")
+    await create_channel(api, HAMLET, "secret", invite_only=True, principals=[OTHELLO])
+    verona_id = await create_channel(api, HAMLET, "Verona", principals=[POLONIUS, CORDELIA])
+    message_id = await send_stream(api, HAMLET, "secret", "plans")
     assert await row_flags(api, OTHELLO, message_id) == 0
     await edit_ok(api, HAMLET, message_id, stream_id=verona_id)
     # Othello was in the old channel only: his row goes, and with it his unread message.
@@ -480,11 +479,11 @@ async def test_moving_from_a_private_channel(api: ApiHarness) -> None:
 
 @async_test
 async def test_guests_lose_rows_when_moved_to_a_public_channel_they_are_not_in(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET, POLONIUS)
-    verona = await subscribe(api, "Verona", HAMLET)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle")
+    await create_channel(api, HAMLET, "Denmark", principals=[POLONIUS])
+    verona = await create_channel(api, HAMLET, "Verona")
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle")
     assert await row_flags(api, POLONIUS, message_id) == 0
-    await unsubscribe(api, "Denmark", POLONIUS)
+    await unsubscribe(api, POLONIUS, "Denmark")
     await edit_ok(api, HAMLET, message_id, stream_id=verona)
     assert await row_flags(api, POLONIUS, message_id) is None
     assert_error(await api.call("GET", f"messages/{message_id}", as_user=POLONIUS), INVALID_MESSAGE)
@@ -492,18 +491,11 @@ async def test_guests_lose_rows_when_moved_to_a_public_channel_they_are_not_in(a
 
 @async_test
 async def test_move_between_channels_takes_only_readable_history(api: ApiHarness) -> None:
-    await subscribe(api, "vault", OTHELLO, invite_only=True, history_public_to_subscribers=False)
-    hidden = await send_to_channel(api, OTHELLO, "vault", "gold")
-    ok(
-        await api.call(
-            "POST",
-            "users/me/subscriptions",
-            {"subscriptions": [{"name": "vault"}], "principals": [api.user(HAMLET).id]},
-            as_user=OTHELLO,
-        )
-    )
-    seen = await send_to_channel(api, OTHELLO, "vault", "gold")
-    verona = await subscribe(api, "Verona", HAMLET, OTHELLO)
+    await create_channel(api, OTHELLO, "vault", invite_only=True, history_public_to_subscribers=False)
+    hidden = await send_stream(api, OTHELLO, "vault", "gold")
+    await subscribe(api, OTHELLO, "vault", [HAMLET])
+    seen = await send_stream(api, OTHELLO, "vault", "gold")
+    verona = await create_channel(api, HAMLET, "Verona", principals=[OTHELLO])
     await edit_ok(api, HAMLET, seen, stream_id=verona, propagate_mode="change_all")
     assert (await fetch_message(api, OTHELLO, seen))["stream_id"] == verona
     hidden_message = await fetch_message(api, OTHELLO, hidden)
@@ -519,15 +511,15 @@ async def delete(api: ApiHarness, email: str, message_id: int) -> Any:
 
 @async_test
 async def test_sender_deletes_own_message(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET, OTHELLO)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle")
-    ok(await api.call("POST", f"messages/{message_id}/reactions", {"emoji_name": "octopus"}, as_user=OTHELLO))
+    await create_channel(api, HAMLET, "Denmark", principals=[OTHELLO])
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle")
+    success(await api.call("POST", f"messages/{message_id}/reactions", {"emoji_name": "octopus"}, as_user=OTHELLO))
     await edit_ok(api, HAMLET, message_id, content="edited")
     not_yours = "You don't have permission to delete this message"
     assert_error(await delete(api, OTHELLO, message_id), not_yours)
     assert_error(await delete(api, SHIVA, message_id), not_yours)  # moderators are not administrators
     response = await delete(api, HAMLET, message_id)
-    assert_valid("DELETE", f"messages/{message_id}", 200, ok(response))
+    assert_valid("DELETE", f"messages/{message_id}", 200, success(response))
     assert_error(await api.call("GET", f"messages/{message_id}", as_user=HAMLET), INVALID_MESSAGE)
     assert_error(await delete(api, HAMLET, message_id), INVALID_MESSAGE)
     rows = await api.server.pool.fetch_all(
@@ -542,23 +534,23 @@ async def test_sender_deletes_own_message(api: ApiHarness) -> None:
 
 @async_test
 async def test_delete_time_limit(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle")
+    await create_channel(api, HAMLET, "Denmark")
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle")
     await age_messages(api, [message_id], 601)  # no grace for deletion
     assert_error(await delete(api, HAMLET, message_id), "The time limit for deleting this message has passed")
     await set_realm(api, message_content_delete_limit_seconds="unlimited")
-    ok(await delete(api, HAMLET, message_id))
+    success(await delete(api, HAMLET, message_id))
 
 
 @async_test
 async def test_administrators_delete_what_they_can_read(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET)
-    public_id = await send_to_channel(api, HAMLET, "Denmark", "castle")
+    await create_channel(api, HAMLET, "Denmark")
+    public_id = await send_stream(api, HAMLET, "Denmark", "castle")
     await age_messages(api, [public_id], 10 * WEEK)
-    ok(await delete(api, IAGO, public_id))
+    success(await delete(api, IAGO, public_id))
     direct_id = await send_direct(api, HAMLET, [OTHELLO])
-    await subscribe(api, "secret", OTHELLO, invite_only=True)
-    secret_id = await send_to_channel(api, OTHELLO, "secret", "plans")
+    await create_channel(api, OTHELLO, "secret", invite_only=True)
+    secret_id = await send_stream(api, OTHELLO, "secret", "plans")
     for message_id in (direct_id, secret_id):
         assert_error(await delete(api, IAGO, message_id), INVALID_MESSAGE)
         assert_error(await delete(api, DESDEMONA, message_id), INVALID_MESSAGE)
@@ -583,22 +575,22 @@ async def test_bot_owners_delete_their_bots_messages(api: ApiHarness) -> None:
         service_name="",
         config={},
     )
-    await subscribe(api, "Denmark", HAMLET)
+    await create_channel(api, HAMLET, "Denmark")
     sent = await api.call(
         "POST",
         "messages",
         {"type": "stream", "to": "Denmark", "topic": "bots", "content": "beep"},
         headers={"Authorization": api.basic_auth(bot.email, bot.api_key)},
     )
-    message_id = ok(sent)["id"]
+    message_id = success(sent)["id"]
     assert_error(await delete(api, OTHELLO, message_id), "You don't have permission to delete this message")
-    ok(await delete(api, HAMLET, message_id))
+    success(await delete(api, HAMLET, message_id))
 
 
 @async_test
 async def test_history_can_be_disabled(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET)
-    message_id = await send_to_channel(api, HAMLET, "Denmark", "castle")
+    await create_channel(api, HAMLET, "Denmark")
+    message_id = await send_stream(api, HAMLET, "Denmark", "castle")
     assert len(await history(api, HAMLET, message_id)) == 1
     await set_realm(api, allow_edit_history=False)
     response = await api.call("GET", f"messages/{message_id}/history", as_user=HAMLET)
@@ -607,10 +599,10 @@ async def test_history_can_be_disabled(api: ApiHarness) -> None:
 
 @async_test
 async def test_failed_edit_changes_nothing(api: ApiHarness) -> None:
-    await subscribe(api, "Denmark", HAMLET)
-    verona = await subscribe(api, "Verona", HAMLET)
-    old = await send_to_channel(api, HAMLET, "Denmark", "castle", "old")
-    recent = await send_to_channel(api, HAMLET, "Denmark", "castle", "recent")
+    await create_channel(api, HAMLET, "Denmark")
+    verona = await create_channel(api, HAMLET, "Verona")
+    old = await send_stream(api, HAMLET, "Denmark", "castle", "old")
+    recent = await send_stream(api, HAMLET, "Denmark", "castle", "recent")
     await age_messages(api, [old], WEEK + 60)
     response = await edit(api, HAMLET, recent, stream_id=verona, topic="moved", propagate_mode="change_all")
     assert response.json()["code"] == "MOVE_MESSAGES_TIME_LIMIT_EXCEEDED"

@@ -6,9 +6,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.chat_support import CORDELIA, HAMLET, IAGO, OTHELLO, POLONIUS, assert_error
 from tests.support.api import DEV_PASSWORD, ApiHarness
 from tests.support.async_tests import async_test
-from tests.support.errors import assert_error
 from tests.support.openapi import assert_valid
 from zulipd.actions.bots import do_create_bot
 from zulipd.actions.presence import (
@@ -22,11 +22,6 @@ from zulipd.actions.users import do_create_user, do_deactivate_user
 from zulipd.models import BotType, UserProfile
 from zulipd.storage.pool import Transaction
 
-HAMLET = "hamlet@zulip.com"
-IAGO = "iago@zulip.com"
-OTHELLO = "othello@zulip.com"
-POLONIUS = "polonius@zulip.com"
-CORDELIA = "cordelia@zulip.com"
 PRESENCE = "users/me/presence"
 
 
@@ -189,7 +184,7 @@ async def test_history_limit_days(api: ApiHarness) -> None:
     assert (await ping(api, HAMLET, last_update_id=-1, history_limit_days=-5))["presences"] == {}
     assert (await ping(api, HAMLET, last_update_id=2**63 - 1))["presences"] == {}
     response = await api.call("POST", PRESENCE, {"status": "active", "last_update_id": 2**63}, as_user=HAMLET)
-    assert_error(response, 400, "BAD_REQUEST", "last_update_id is too large")
+    assert_error(response, "last_update_id is too large")
 
 
 @async_test
@@ -212,15 +207,15 @@ async def test_guests_see_the_users_they_can_see(api: ApiHarness) -> None:
 @async_test
 async def test_bad_requests(api: ApiHarness) -> None:
     response = await api.call("POST", PRESENCE, {}, as_user=HAMLET)
-    assert_error(response, 400, "REQUEST_VARIABLE_MISSING", "Missing 'status' argument", var_name="status")
+    assert_error(response, "Missing 'status' argument", "REQUEST_VARIABLE_MISSING", var_name="status")
     response = await api.call("POST", PRESENCE, {"status": "away"}, as_user=HAMLET)
-    assert_error(response, 400, "BAD_REQUEST", "Invalid status: away")
+    assert_error(response, "Invalid status: away")
     response = await api.call("POST", PRESENCE, {"status": "active", "ping_only": "yes"}, as_user=HAMLET)
-    assert_error(response, 400, "BAD_REQUEST", "ping_only is not valid JSON")
+    assert_error(response, "ping_only is not valid JSON")
     response = await api.call("POST", PRESENCE, {"status": "active", "last_update_id": "true"}, as_user=HAMLET)
-    assert_error(response, 400, "BAD_REQUEST", "last_update_id is not an integer")
+    assert_error(response, "last_update_id is not an integer")
     response = await api.call("POST", PRESENCE, {"status": "active", "history_limit_days": 1.5}, as_user=HAMLET)
-    assert_error(response, 400, "BAD_REQUEST", "history_limit_days is not an integer")
+    assert_error(response, "history_limit_days is not an integer")
     # Nothing was recorded by the refused requests.
     assert await stored_presence(api, api.user(HAMLET).id) is None
 
@@ -239,7 +234,7 @@ async def test_bots_do_not_report_presence(api: ApiHarness) -> None:
     bot = await create_bot(api)
     headers = {"Authorization": api.basic_auth(bot.email, bot.api_key)}
     response = await api.call("POST", PRESENCE, {"status": "active"}, headers=headers)
-    assert_error(response, 400, "BAD_REQUEST", "This endpoint does not accept bot requests.")
+    assert_error(response, "This endpoint does not accept bot requests.")
     # They may read everyone else's.
     await ping(api, HAMLET)
     response = await api.call("GET", "realm/presence", headers=headers)
@@ -290,24 +285,24 @@ async def test_one_users_presence_errors(api: ApiHarness) -> None:
     assert api.realm is not None
     for key in ("99999", "0", "-3", "99999999999999999999", "nobody@zulip.com"):
         response = await api.call("GET", f"users/{key}/presence", as_user=HAMLET)
-        assert_error(response, 400, "BAD_REQUEST", "No such user")
+        assert_error(response, "No such user")
     response = await api.call("GET", f"users/{api.user(OTHELLO).id}/presence", as_user=HAMLET)
-    assert_error(response, 400, "BAD_REQUEST", f"No presence data for {api.user(OTHELLO).id}")
+    assert_error(response, f"No presence data for {api.user(OTHELLO).id}")
     response = await api.call("GET", f"users/{OTHELLO}/presence", as_user=HAMLET)
-    assert_error(response, 400, "BAD_REQUEST", f"No presence data for {OTHELLO}")
+    assert_error(response, f"No presence data for {OTHELLO}")
     bot = await create_bot(api)
     response = await api.call("GET", f"users/{bot.id}/presence", as_user=HAMLET)
-    assert_error(response, 400, "BAD_REQUEST", "Presence is not supported for bot users.")
+    assert_error(response, "Presence is not supported for bot users.")
     await ping(api, CORDELIA)
     await do_deactivate_user(api.server, api.user(CORDELIA), None)
     response = await api.call("GET", f"users/{CORDELIA}/presence", as_user=HAMLET)
-    assert_error(response, 400, "BAD_REQUEST", "No such user")
+    assert_error(response, "No such user")
     lear = await do_create_realm(api.server, "lear", "Lear & Co.")
     king = await do_create_user(api.server, lear, email="king@lear.org", full_name="King Lear", password=DEV_PASSWORD)
     await do_update_user_presence(api.server, king, datetime.now(UTC), "active")
     for key in (str(king.id), "king@lear.org"):
         response = await api.call("GET", f"users/{key}/presence", as_user=HAMLET)
-        assert_error(response, 400, "BAD_REQUEST", "No such user")
+        assert_error(response, "No such user")
 
 
 async def disable_presence(api: ApiHarness, email: str) -> None:
@@ -337,7 +332,7 @@ async def test_users_who_disabled_presence_appear_offline(api: ApiHarness) -> No
     await disable_presence(api, CORDELIA)
     await ping(api, CORDELIA, ping_only=True)
     response = await api.call("GET", f"users/{CORDELIA}/presence", as_user=HAMLET)
-    assert_error(response, 400, "BAD_REQUEST", f"No presence data for {CORDELIA}")
+    assert_error(response, f"No presence data for {CORDELIA}")
 
 
 @async_test

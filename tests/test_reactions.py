@@ -11,22 +11,22 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import ApiHarness
-from tests.support.async_tests import async_test
-from tests.support.messaging import (
+from tests.chat_support import (
     CORDELIA,
     HAMLET,
     IAGO,
     OTHELLO,
     POLONIUS,
     assert_error,
+    create_channel,
     fetch_message,
-    ok,
     row_flags,
     send_direct,
-    send_to_channel,
-    subscribe,
+    send_stream,
+    success,
 )
+from tests.support.api import ApiHarness
+from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
 from zulipd.actions.reactions import emoji_code, unicode_emoji_names
 from zulipd.models import MessageFlag
@@ -44,12 +44,14 @@ async def unreact(api: ApiHarness, email: str, message_id: int, **params: Any) -
 
 
 async def react_ok(api: ApiHarness, email: str, message_id: int, **params: Any) -> None:
-    assert_valid("POST", f"messages/{message_id}/reactions", 200, ok(await react(api, email, message_id, **params)))
+    assert_valid(
+        "POST", f"messages/{message_id}/reactions", 200, success(await react(api, email, message_id, **params))
+    )
 
 
 async def unreact_ok(api: ApiHarness, email: str, message_id: int, **params: Any) -> None:
     response = await unreact(api, email, message_id, **params)
-    assert_valid("DELETE", f"messages/{message_id}/reactions", 200, ok(response))
+    assert_valid("DELETE", f"messages/{message_id}/reactions", 200, success(response))
 
 
 async def reactions(api: ApiHarness, email: str, message_id: int) -> list[tuple[str, str, str, int]]:
@@ -73,8 +75,8 @@ async def add_realm_emoji(api: ApiHarness, name: str, *, deactivated: bool = Fal
 
 
 async def channel_message(api: ApiHarness) -> int:
-    await subscribe(api, "Denmark", HAMLET, OTHELLO)
-    return await send_to_channel(api, HAMLET, "Denmark", "castle")
+    await create_channel(api, HAMLET, "Denmark", principals=[OTHELLO])
+    return await send_stream(api, HAMLET, "Denmark", "castle")
 
 
 @pytest.mark.parametrize(
@@ -112,7 +114,7 @@ async def test_add_and_remove_by_name(api: ApiHarness) -> None:
         ("+1", "1f44d", "unicode_emoji", hamlet),
         ("octopus", "1f419", "unicode_emoji", hamlet),
     ]
-    body = ok(
+    body = success(
         await api.call("GET", "messages", {"anchor": message_id, "num_before": 0, "num_after": 0}, as_user=OTHELLO)
     )
     assert_valid("GET", "messages", 200, body)
@@ -120,7 +122,7 @@ async def test_add_and_remove_by_name(api: ApiHarness) -> None:
     await unreact_ok(api, HAMLET, message_id, emoji_code="1f44d")
     assert await reactions(api, HAMLET, message_id) == [("octopus", "1f419", "unicode_emoji", hamlet)]
     has_reaction = [{"operator": "has", "operand": "reaction"}]
-    found = ok(
+    found = success(
         await api.call("GET", "messages", {"anchor": "newest", "num_before": 5, "narrow": has_reaction}, as_user=HAMLET)
     )
     assert [message["id"] for message in found["messages"]] == [message_id]
@@ -263,8 +265,8 @@ async def test_reacting_through_shared_history_creates_a_historical_row(api: Api
 
 @async_test
 async def test_no_reactions_to_what_one_cannot_read(api: ApiHarness) -> None:
-    await subscribe(api, "secret", OTHELLO, invite_only=True)
-    secret_id = await send_to_channel(api, OTHELLO, "secret", "plans")
+    await create_channel(api, OTHELLO, "secret", invite_only=True)
+    secret_id = await send_stream(api, OTHELLO, "secret", "plans")
     direct_id = await send_direct(api, HAMLET, [OTHELLO])
     public_id = await channel_message(api)
     await react_ok(api, OTHELLO, secret_id, emoji_name="octopus")

@@ -8,31 +8,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.chat_support import (
+    CORDELIA,
+    DESDEMONA,
+    HAMLET,
+    IAGO,
+    OTHELLO,
+    POLONIUS,
+    SHIVA,
+    age_messages,
+    assert_bare_success,
+    assert_error,
+    dev_channel_ids,
+    send_direct,
+    send_stream,
+)
 from tests.support.api import DEV_PASSWORD, ApiHarness
 from tests.support.async_tests import async_test
-from tests.support.errors import assert_error
 from tests.support.http import Response
 from tests.support.openapi import assert_valid
 from zulipd.actions.realms import do_create_realm
 from zulipd.actions.users import do_create_user, do_deactivate_user
-from zulipd.admin.users import create_dev_channels
-from zulipd.storage.pool import Transaction
-
-HAMLET = "hamlet@zulip.com"
-IAGO = "iago@zulip.com"
-OTHELLO = "othello@zulip.com"
-POLONIUS = "polonius@zulip.com"
-CORDELIA = "cordelia@zulip.com"
-DESDEMONA = "desdemona@zulip.com"
-SHIVA = "shiva@zulip.com"
-
-
-async def channel_ids(api: ApiHarness) -> dict[str, int]:
-    """Create Zulip's development channels; their ids by name."""
-    assert api.realm is not None
-    await create_dev_channels(api.server, api.realm)
-    rows = await api.server.pool.fetch_all("channels", "SELECT name, id FROM stream")
-    return {name: stream_id for name, stream_id in rows}
 
 
 async def typing(api: ApiHarness, email: str, params: dict[str, Any]) -> Response:
@@ -40,14 +36,12 @@ async def typing(api: ApiHarness, email: str, params: dict[str, Any]) -> Respons
 
 
 def assert_accepted(response: Response, path: str = "typing") -> None:
-    assert response.status == 200, response.body
-    assert response.json() == {"result": "success", "msg": ""}
-    assert_valid("POST", path, 200, response.json())
+    assert_bare_success(response, "POST", path)
 
 
 def assert_typing_error(response: Response, msg: str, code: str = "BAD_REQUEST", **extra: Any) -> None:
     """An error of POST /typing; the specification documents those without extra fields."""
-    assert_error(response, 400, code, msg, **extra)
+    assert_error(response, msg, code, **extra)
     if not extra:
         assert_valid("POST", "typing", 400, response.json())
 
@@ -99,7 +93,7 @@ async def test_direct_typing_refusals(api: ApiHarness) -> None:
 
 @async_test
 async def test_channel_typing_notices(api: ApiHarness) -> None:
-    channels = await channel_ids(api)
+    channels = await dev_channel_ids(api)
     for kind in ("stream", "channel"):
         for op in ("start", "stop"):
             params = {"type": kind, "op": op, "stream_id": channels["Verona"], "topic": "lunch"}
@@ -125,7 +119,7 @@ async def test_channel_typing_notices(api: ApiHarness) -> None:
 
 @async_test
 async def test_channel_typing_refusals(api: ApiHarness) -> None:
-    channels = await channel_ids(api)
+    channels = await dev_channel_ids(api)
 
     def params(stream: str, **more: Any) -> dict[str, Any]:
         return {"type": "stream", "op": "start", "stream_id": channels[stream], "topic": "lunch", **more}
@@ -166,23 +160,16 @@ async def test_channel_typing_refusals(api: ApiHarness) -> None:
     assert_typing_error(response, "User has disabled typing notifications for channel messages")
 
 
-async def send(api: ApiHarness, email: str, params: dict[str, Any]) -> int:
-    response = await api.call("POST", "messages", {"content": "hello", **params}, as_user=email)
-    assert response.status == 200, response.body
-    message_id: int = response.json()["id"]
-    return message_id
-
-
 async def edit_typing(api: ApiHarness, email: str, message_id: int, op: str = "start") -> Response:
     return await api.call("POST", f"messages/{message_id}/typing", {"op": op}, as_user=email)
 
 
 @async_test
 async def test_message_edit_typing_notices(api: ApiHarness) -> None:
-    await channel_ids(api)
-    in_channel = await send(api, HAMLET, {"type": "stream", "to": "Verona", "topic": "lunch"})
-    direct = await send(api, HAMLET, {"type": "direct", "to": [api.user(OTHELLO).id]})
-    group = await send(api, HAMLET, {"type": "direct", "to": [api.user(OTHELLO).id, api.user(IAGO).id]})
+    await dev_channel_ids(api)
+    in_channel = await send_stream(api, HAMLET, "Verona", "lunch")
+    direct = await send_direct(api, HAMLET, [OTHELLO], "hello")
+    group = await send_direct(api, HAMLET, [OTHELLO, IAGO], "hello")
     for message_id in (in_channel, direct, group):
         for op in ("start", "stop"):
             assert_accepted(await edit_typing(api, HAMLET, message_id, op), f"messages/{message_id}/typing")
@@ -190,54 +177,50 @@ async def test_message_edit_typing_notices(api: ApiHarness) -> None:
 
 @async_test
 async def test_message_edit_typing_refusals(api: ApiHarness) -> None:
-    channels = await channel_ids(api)
-    in_channel = await send(api, HAMLET, {"type": "stream", "to": "Verona", "topic": "lunch"})
-    private = await send(api, HAMLET, {"type": "stream", "to": "core team", "topic": "plans"})
-    direct = await send(api, HAMLET, {"type": "direct", "to": [api.user(OTHELLO).id]})
+    channels = await dev_channel_ids(api)
+    in_channel = await send_stream(api, HAMLET, "Verona", "lunch")
+    private = await send_stream(api, HAMLET, "core team", "plans")
+    direct = await send_direct(api, HAMLET, [OTHELLO], "hello")
     response = await api.call("POST", f"messages/{in_channel}/typing", {}, as_user=HAMLET)
-    assert_error(response, 400, "REQUEST_VARIABLE_MISSING", "Missing 'op' argument", var_name="op")
-    assert_error(await edit_typing(api, HAMLET, in_channel, "begin"), 400, "BAD_REQUEST", "Invalid op")
+    assert_error(response, "Missing 'op' argument", "REQUEST_VARIABLE_MISSING", var_name="op")
+    assert_error(await edit_typing(api, HAMLET, in_channel, "begin"), "Invalid op")
     for message_id in (99999, 2**70):
-        assert_error(await edit_typing(api, HAMLET, message_id), 400, "BAD_REQUEST", "Invalid message(s)")
+        assert_error(await edit_typing(api, HAMLET, message_id), "Invalid message(s)")
     # Only the sender edits a message's content.
     for message_id in (in_channel, direct):
         response = await edit_typing(api, OTHELLO, message_id)
-        assert_error(response, 400, "BAD_REQUEST", "You don't have permission to edit this message")
+        assert_error(response, "You don't have permission to edit this message")
     # Messages one cannot read are not there.
-    assert_error(await edit_typing(api, OTHELLO, private), 400, "BAD_REQUEST", "Invalid message(s)")
-    assert_error(await edit_typing(api, CORDELIA, direct), 400, "BAD_REQUEST", "Invalid message(s)")
+    assert_error(await edit_typing(api, OTHELLO, private), "Invalid message(s)")
+    assert_error(await edit_typing(api, CORDELIA, direct), "Invalid message(s)")
     # Nor are those of a private channel the sender has left.
     response = await api.call("DELETE", "users/me/subscriptions", {"subscriptions": ["core team"]}, as_user=HAMLET)
     assert response.status == 200, response.body
-    assert_error(await edit_typing(api, HAMLET, private), 400, "BAD_REQUEST", "Invalid message(s)")
+    assert_error(await edit_typing(api, HAMLET, private), "Invalid message(s)")
     # The organization's edit time limit (ten minutes by default).
-
-    async def backdate(txn: Transaction) -> None:
-        await txn.execute("UPDATE message SET date_sent = now() - interval '11 minutes' WHERE id = %s", (direct,))
-
-    await api.server.pool.run_interaction("backdate", backdate)
+    await age_messages(api, [direct], 11 * 60)
     response = await edit_typing(api, HAMLET, direct)
-    assert_error(response, 400, "BAD_REQUEST", "The time limit for editing this message has passed")
+    assert_error(response, "The time limit for editing this message has passed")
     response = await api.call("PATCH", "realm", {"message_content_edit_limit_seconds": '"unlimited"'}, as_user=IAGO)
     assert response.status == 200, response.body
     assert_accepted(await edit_typing(api, HAMLET, direct), f"messages/{direct}/typing")
     # Archived channels.
-    rome = await send(api, HAMLET, {"type": "stream", "to": "Rome", "topic": "ruins"})
+    rome = await send_stream(api, HAMLET, "Rome", "ruins")
     response = await api.call("DELETE", f"streams/{channels['Rome']}", as_user=DESDEMONA)
     assert response.status == 200, response.body
-    assert_error(await edit_typing(api, HAMLET, rome), 400, "BAD_REQUEST", "This channel is archived.")
+    assert_error(await edit_typing(api, HAMLET, rome), "This channel is archived.")
     # The user's own settings.
     response = await api.call("PATCH", "settings", {"send_stream_typing_notifications": False}, as_user=HAMLET)
     assert response.status == 200
     response = await edit_typing(api, HAMLET, in_channel)
-    assert_error(response, 400, "BAD_REQUEST", "User has disabled typing notifications for channel messages")
+    assert_error(response, "User has disabled typing notifications for channel messages")
     assert_accepted(await edit_typing(api, HAMLET, direct), f"messages/{direct}/typing")
     response = await api.call("PATCH", "settings", {"send_private_typing_notifications": False}, as_user=HAMLET)
     assert response.status == 200
     response = await edit_typing(api, HAMLET, direct)
-    assert_error(response, 400, "BAD_REQUEST", "User has disabled typing notifications for direct messages")
+    assert_error(response, "User has disabled typing notifications for direct messages")
     # And an organization that turned message editing off.
     response = await api.call("PATCH", "realm", {"allow_message_editing": False}, as_user=IAGO)
     assert response.status == 200, response.body
     response = await edit_typing(api, HAMLET, direct)
-    assert_error(response, 400, "BAD_REQUEST", "Your organization has turned off message editing")
+    assert_error(response, "Your organization has turned off message editing")

@@ -4,28 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.chat_support import (
+    HAMLET,
+    IAGO,
+    OTHELLO,
+    POLONIUS,
+    assert_bare_success,
+    assert_error,
+    dev_channel_ids,
+)
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
-from tests.support.errors import assert_error
 from tests.support.http import Response
-from tests.support.openapi import assert_valid
-from zulipd.admin.users import create_dev_channels
 from zulipd.storage.user_topics import user_topics_txn
 
-HAMLET = "hamlet@zulip.com"
-IAGO = "iago@zulip.com"
-OTHELLO = "othello@zulip.com"
-POLONIUS = "polonius@zulip.com"
 MUTED_TOPICS = "users/me/subscriptions/muted_topics"
 MUTED, UNMUTED, FOLLOWED = 1, 2, 3
-
-
-async def channel_ids(api: ApiHarness) -> dict[str, int]:
-    """Create Zulip's development channels; their ids by name."""
-    assert api.realm is not None
-    await create_dev_channels(api.server, api.realm)
-    rows = await api.server.pool.fetch_all("channels", "SELECT name, id FROM stream")
-    return {name: stream_id for name, stream_id in rows}
 
 
 async def set_topic(api: ApiHarness, email: str, stream_id: Any, topic: str, policy: Any) -> Response:
@@ -34,9 +28,7 @@ async def set_topic(api: ApiHarness, email: str, stream_id: Any, topic: str, pol
 
 
 def assert_done(response: Response, method: str = "POST", path: str = "user_topics") -> None:
-    assert response.status == 200, response.body
-    assert response.json() == {"result": "success", "msg": ""}
-    assert_valid(method, path, 200, response.json())
+    assert_bare_success(response, method, path)
 
 
 async def stored(api: ApiHarness, email: str) -> list[tuple[int, str, int]]:
@@ -47,7 +39,7 @@ async def stored(api: ApiHarness, email: str) -> list[tuple[int, str, int]]:
 
 @async_test
 async def test_setting_each_visibility_policy(api: ApiHarness) -> None:
-    verona = (await channel_ids(api))["Verona"]
+    verona = (await dev_channel_ids(api))["Verona"]
     for policy in (MUTED, UNMUTED, FOLLOWED):
         assert_done(await set_topic(api, HAMLET, verona, "dinner", policy))
         assert await stored(api, HAMLET) == [(verona, "dinner", policy)]
@@ -64,7 +56,7 @@ async def test_setting_each_visibility_policy(api: ApiHarness) -> None:
 
 @async_test
 async def test_topics_match_without_regard_to_case(api: ApiHarness) -> None:
-    verona = (await channel_ids(api))["Verona"]
+    verona = (await dev_channel_ids(api))["Verona"]
     assert_done(await set_topic(api, HAMLET, verona, "  Dinner ", MUTED))
     assert_done(await set_topic(api, HAMLET, verona, "dinner", FOLLOWED))
     # One preference, under the name it was first given.
@@ -82,7 +74,7 @@ async def narrowed(api: ApiHarness, email: str, operand: str) -> list[int]:
 
 @async_test
 async def test_preferences_apply_to_the_topics_messages(api: ApiHarness) -> None:
-    verona = (await channel_ids(api))["Verona"]
+    verona = (await dev_channel_ids(api))["Verona"]
     sent = {}
     for topic in ("dinner", "lunch", ""):
         params = {"type": "stream", "to": "Verona", "topic": topic, "content": "hi"}
@@ -99,7 +91,7 @@ async def test_preferences_apply_to_the_topics_messages(api: ApiHarness) -> None
 
 @async_test
 async def test_only_channels_the_user_can_read(api: ApiHarness) -> None:
-    channels = await channel_ids(api)
+    channels = await dev_channel_ids(api)
     # Public channels can be read without subscribing (Scotland: Hamlet is not subscribed).
     assert_done(await set_topic(api, HAMLET, channels["Scotland"], "castle", MUTED))
     assert_done(await set_topic(api, HAMLET, channels["core team"], "plans", FOLLOWED))
@@ -107,49 +99,45 @@ async def test_only_channels_the_user_can_read(api: ApiHarness) -> None:
     for email, stream in ((OTHELLO, "core team"), (POLONIUS, "Denmark"), (POLONIUS, "core team")):
         for policy in (MUTED, 0):
             response = await set_topic(api, email, channels[stream], "plans", policy)
-            assert_error(response, 400, "BAD_REQUEST", "Invalid channel ID")
+            assert_error(response, "Invalid channel ID")
     assert_done(await set_topic(api, POLONIUS, channels["Verona"], "plans", MUTED))
     for stream_id in (99999, 0, -1, 2**40):
-        assert_error(await set_topic(api, HAMLET, stream_id, "plans", MUTED), 400, "BAD_REQUEST", "Invalid channel ID")
+        assert_error(await set_topic(api, HAMLET, stream_id, "plans", MUTED), "Invalid channel ID")
     assert await stored(api, OTHELLO) == []
 
 
 @async_test
 async def test_preferences_can_be_cleared_after_losing_access(api: ApiHarness) -> None:
-    core_team = (await channel_ids(api))["core team"]
+    core_team = (await dev_channel_ids(api))["core team"]
     assert_done(await set_topic(api, HAMLET, core_team, "plans", FOLLOWED))
     response = await api.call("DELETE", "users/me/subscriptions", {"subscriptions": ["core team"]}, as_user=HAMLET)
     assert response.status == 200, response.body
     # Setting one is refused; clearing what was set works.
     response = await set_topic(api, HAMLET, core_team, "plans", MUTED)
-    assert_error(response, 400, "BAD_REQUEST", "Invalid channel ID")
+    assert_error(response, "Invalid channel ID")
     assert_done(await set_topic(api, HAMLET, core_team, "plans", 0))
     assert await stored(api, HAMLET) == []
     # Once nothing is left, the channel is as unknown as any other.
     response = await set_topic(api, HAMLET, core_team, "plans", 0)
-    assert_error(response, 400, "BAD_REQUEST", "Invalid channel ID")
+    assert_error(response, "Invalid channel ID")
 
 
 @async_test
 async def test_bad_input(api: ApiHarness) -> None:
-    verona = (await channel_ids(api))["Verona"]
+    verona = (await dev_channel_ids(api))["Verona"]
     for missing in ("stream_id", "topic", "visibility_policy"):
         params = {"stream_id": verona, "topic": "dinner", "visibility_policy": MUTED}
         del params[missing]
         response = await api.call("POST", "user_topics", params, as_user=HAMLET)
-        assert_error(response, 400, "REQUEST_VARIABLE_MISSING", f"Missing '{missing}' argument", var_name=missing)
+        assert_error(response, f"Missing '{missing}' argument", "REQUEST_VARIABLE_MISSING", var_name=missing)
     for policy in (4, -1, True, "muted"):
         response = await set_topic(api, HAMLET, verona, "dinner", policy)
         assert response.status == 400, response.body
-    assert_error(await set_topic(api, HAMLET, verona, "dinner", 4), 400, "BAD_REQUEST", "Invalid visibility_policy")
-    assert_error(await set_topic(api, HAMLET, verona, "dinner", "1.5"), 400, "BAD_REQUEST",
-                 "visibility_policy is not an integer")  # fmt: skip
-    assert_error(await set_topic(api, HAMLET, "Verona", "dinner", MUTED), 400, "BAD_REQUEST",
-                 "stream_id is not valid JSON")  # fmt: skip
-    assert_error(await set_topic(api, HAMLET, verona, "x" * 61, MUTED), 400, "BAD_REQUEST",
-                 "Topic is too long (limit: 60 characters)")  # fmt: skip
-    assert_error(await set_topic(api, HAMLET, verona, "a\x00b", MUTED), 400, "BAD_REQUEST",
-                 "Invalid characters in topic")  # fmt: skip
+    assert_error(await set_topic(api, HAMLET, verona, "dinner", 4), "Invalid visibility_policy")
+    assert_error(await set_topic(api, HAMLET, verona, "dinner", "1.5"), "visibility_policy is not an integer")
+    assert_error(await set_topic(api, HAMLET, "Verona", "dinner", MUTED), "stream_id is not valid JSON")
+    assert_error(await set_topic(api, HAMLET, verona, "x" * 61, MUTED), "Topic is too long (limit: 60 characters)")
+    assert_error(await set_topic(api, HAMLET, verona, "a\x00b", MUTED), "Invalid characters in topic")
     assert await stored(api, HAMLET) == []
 
 
@@ -159,7 +147,7 @@ async def mute(api: ApiHarness, email: str, **params: Any) -> Response:
 
 @async_test
 async def test_legacy_muting_by_name_or_id(api: ApiHarness) -> None:
-    channels = await channel_ids(api)
+    channels = await dev_channel_ids(api)
     verona, denmark = channels["Verona"], channels["Denmark"]
     assert_done(await mute(api, HAMLET, stream="Verona", topic="dinner", op="add"), "PATCH", MUTED_TOPICS)
     assert_done(await mute(api, HAMLET, stream_id=denmark, topic="lunch", op="add"), "PATCH", MUTED_TOPICS)
@@ -177,27 +165,26 @@ async def test_legacy_muting_by_name_or_id(api: ApiHarness) -> None:
 
 @async_test
 async def test_legacy_muting_refusals(api: ApiHarness) -> None:
-    channels = await channel_ids(api)
+    channels = await dev_channel_ids(api)
     response = await mute(api, HAMLET, topic="dinner", op="add")
-    assert_error(response, 400, "BAD_REQUEST", "Missing 'stream_id' argument")
+    assert_error(response, "Missing 'stream_id' argument")
     response = await mute(api, HAMLET, stream="Verona", stream_id=channels["Verona"], topic="dinner", op="add")
-    assert_error(response, 400, "BAD_REQUEST", "Unsupported parameter combination: stream_id, stream",
-                 parameters="stream_id, stream")  # fmt: skip
+    assert_error(response, "Unsupported parameter combination: stream_id, stream", parameters="stream_id, stream")
     response = await mute(api, HAMLET, stream="Verona", topic="dinner", op="mute")
-    assert_error(response, 400, "BAD_REQUEST", "Invalid op")
+    assert_error(response, "Invalid op")
     response = await mute(api, HAMLET, stream="Verona", op="add")
-    assert_error(response, 400, "REQUEST_VARIABLE_MISSING", "Missing 'topic' argument", var_name="topic")
+    assert_error(response, "Missing 'topic' argument", "REQUEST_VARIABLE_MISSING", var_name="topic")
     response = await mute(api, HAMLET, stream="Verona", topic="dinner")
-    assert_error(response, 400, "REQUEST_VARIABLE_MISSING", "Missing 'op' argument", var_name="op")
+    assert_error(response, "Missing 'op' argument", "REQUEST_VARIABLE_MISSING", var_name="op")
     # Channels the user cannot read, or that do not exist.
     for email, name in ((OTHELLO, "core team"), (POLONIUS, "Denmark"), (HAMLET, "Atlantis")):
         response = await mute(api, email, stream=name, topic="dinner", op="add")
-        assert_error(response, 400, "BAD_REQUEST", f"Invalid channel name '{name}'")
+        assert_error(response, f"Invalid channel name '{name}'")
         response = await mute(api, email, stream=name, topic="dinner", op="remove")
-        assert_error(response, 400, "BAD_REQUEST", "Topic is not muted")
+        assert_error(response, "Topic is not muted")
     for stream_id in (channels["core team"], 99999):
         response = await mute(api, OTHELLO, stream_id=stream_id, topic="dinner", op="add")
-        assert_error(response, 400, "BAD_REQUEST", "Invalid channel ID")
+        assert_error(response, "Invalid channel ID")
         response = await mute(api, OTHELLO, stream_id=stream_id, topic="dinner", op="remove")
-        assert_error(response, 400, "BAD_REQUEST", "Topic is not muted")
+        assert_error(response, "Topic is not muted")
     assert await stored(api, OTHELLO) == []

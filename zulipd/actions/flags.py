@@ -229,12 +229,12 @@ async def do_mark_all_as_read(server: Server, user: UserProfile) -> int:
 
 
 async def readable_stream(server: Server, user: UserProfile, stream_id: int) -> Stream:
-    """A channel whose messages the user may read, else "Invalid channel ID"."""
+    """An active channel whose messages the user may read, else "Invalid channel ID"."""
     try:
         stream, stream_access = await get_visible_stream(server, user, stream_id)
     except StreamDoesNotExist:
         raise invalid_stream_id() from None
-    if stream_access.history == "none":
+    if stream_access.history == "none" or stream.deactivated:
         raise invalid_stream_id()
     return stream
 

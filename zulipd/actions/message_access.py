@@ -35,11 +35,13 @@ class AccessedMessage:
 
 
 async def access_message_txn(
-    txn: Transaction, user: UserProfile, message_id: int, *, lock: bool = False
+    txn: Transaction, user: UserProfile, message_id: int, *, lock: bool = False, modifying: bool = False
 ) -> AccessedMessage:
     """A message the user may read, else "Invalid message(s)" (the same answer whether it exists or not).
 
     ``lock`` holds the message row until the transaction ends, so that changes to one message queue up.
+    ``modifying``: the caller changes the message (edit, move, delete, react), which an archived
+    channel's messages refuse, as in Zulip.
     """
     if lock:
         message = await lock_message_txn(txn, message_id)
@@ -57,5 +59,7 @@ async def access_message_txn(
             subscription = await get_subscription_txn(txn, user.id, stream.recipient_id)
             stream_access = access(user, stream, subscription)
     if flags is None and (stream_access is None or stream_access.history != "full"):
+        raise InvalidMessage()
+    if modifying and stream is not None and stream.deactivated:
         raise InvalidMessage()
     return AccessedMessage(message, flags, stream, stream_access)

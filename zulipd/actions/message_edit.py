@@ -129,7 +129,7 @@ async def check_update_message(
     now = clock_now(server)
 
     async def edit(txn: Transaction) -> int:
-        accessed = await access_message_txn(txn, user, message_id, lock=True)
+        accessed = await access_message_txn(txn, user, message_id, lock=True, modifying=True)
         message = accessed.message
         if content is not None:
             _check_can_edit_content(user, realm, message, now)
@@ -391,7 +391,7 @@ async def do_delete_message(server: Server, user: UserProfile, realm: Realm, mes
     now = clock_now(server)
 
     async def delete(txn: Transaction) -> None:
-        message = (await access_message_txn(txn, user, message_id, lock=True)).message
+        message = (await access_message_txn(txn, user, message_id, lock=True, modifying=True)).message
         if not user.is_realm_admin:
             if message.sender_id != user.id:
                 sender = await get_user_by_id_txn(txn, realm.id, message.sender_id)

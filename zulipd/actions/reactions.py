@@ -139,7 +139,7 @@ async def do_add_reaction(
     reaction_type: str | None,
 ) -> None:
     async def add(txn: Transaction) -> None:
-        accessed = await access_message_txn(txn, user, message_id, lock=True)
+        accessed = await access_message_txn(txn, user, message_id, lock=True, modifying=True)
         code, kind = emoji_code, reaction_type
         if code is None or kind is None:
             data = await emoji_data_txn(txn, user.realm_id, emoji_name)
@@ -172,7 +172,7 @@ async def do_remove_reaction(
     """Remove the user's reaction; the emoji need not be valid any more (a custom one may be deactivated)."""
 
     async def remove(txn: Transaction) -> None:
-        await access_message_txn(txn, user, message_id, lock=True)
+        await access_message_txn(txn, user, message_id, lock=True, modifying=True)
         code, kind = emoji_code, reaction_type
         if code is None:
             if emoji_name is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -11,7 +12,12 @@ _NEVER_CACHE = b"no-cache, no-store, must-revalidate, max-age=0, private"
 
 
 def encode_json(payload: dict[str, Any]) -> bytes:
-    return orjson.dumps(payload, option=orjson.OPT_APPEND_NEWLINE)
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        # orjson refuses strings that are not valid UTF-8, such as a lone surrogate a request
+        # carried in and an answer quotes back; JSON can still spell them as \u escapes.
+        return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
 
 
 def json_response(request: IRequest, payload: dict[str, Any], status: int = 200) -> bytes:

@@ -308,3 +308,14 @@ async def test_concurrent_sends_are_all_stored(api: ApiHarness) -> None:
         content = message["content"].removeprefix("<p>").removesuffix("</p>")
         assert ids_by_content[content] == message["id"]
         assert message["sender_email"] == api.user(senders[int(content.split()[-1]) % len(senders)]).email
+
+
+@async_test
+async def test_users_me_gives_the_newest_message_received(api: ApiHarness) -> None:
+    assert success(await call(api, "GET", "users/me", as_user=CORDELIA))["max_message_id"] == -1
+    await create_channel(api, IAGO, "Denmark", principals=[CORDELIA])
+    received = await send_stream(api, IAGO, "Denmark", "news", "for cordelia")
+    await send_direct(api, IAGO, [OTHELLO], "not for cordelia")
+    assert success(await call(api, "GET", "users/me", as_user=CORDELIA))["max_message_id"] == received
+    newer = await send_direct(api, OTHELLO, [CORDELIA], "a reply")
+    assert success(await call(api, "GET", "users/me", as_user=CORDELIA))["max_message_id"] == newer

@@ -35,6 +35,7 @@ from zulipd.storage.messages import (
     insert_messages_txn,
     match_texts_txn,
     narrow_ids_txn,
+    newest_received_id_txn,
 )
 from zulipd.storage.pool import Transaction
 from zulipd.storage.streams import (
@@ -366,6 +367,10 @@ async def access_message(server: Server, user: UserProfile, message_id: int) -> 
     """A message the user may read, with their flags (None: read through shared history)."""
     accessed = await server.pool.run_interaction("access message", access_message_txn, user, message_id)
     return accessed.message, accessed.flags
+
+
+async def newest_received_message_id(server: Server, user: UserProfile) -> int | None:
+    return await server.pool.run_interaction("newest received", newest_received_id_txn, user.id)
 
 
 def flag_names(flags: int | None) -> list[str]:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from zulipd.actions import users as actions
+from zulipd.actions.messages import newest_received_message_id
 from zulipd.actions.users import api_email, can_see_delivery_email
 from zulipd.app.api import ApiRequest, Payload
 from zulipd.app.params import ApiParam, Json
@@ -74,16 +75,17 @@ async def get_own_user(ctx: ApiRequest) -> Payload:
     user = ctx.requester
     cached = _own_user_payloads.get(user.id)
     if cached is not None and cached[0] is user:
-        return cached[1]
-    payload = user_payload(user, user, _email_domain(ctx), client_gravatar=False, profile_data=True)
-    payload.pop("bot_owner_id", None)
-    payload.pop("bot_type", None)
-    # No messages are stored yet, so there is no newest message id.
-    payload["max_message_id"] = -1
-    if len(_own_user_payloads) >= 100_000:
-        _own_user_payloads.clear()
-    _own_user_payloads[user.id] = (user, payload)
-    return payload
+        payload = cached[1]
+    else:
+        payload = user_payload(user, user, _email_domain(ctx), client_gravatar=False, profile_data=True)
+        payload.pop("bot_owner_id", None)
+        payload.pop("bot_type", None)
+        if len(_own_user_payloads) >= 100_000:
+            _own_user_payloads.clear()
+        _own_user_payloads[user.id] = (user, payload)
+    newest = await newest_received_message_id(ctx.server, user)
+    # Zulip's value for a user who has received nothing yet.
+    return {**payload, "max_message_id": -1 if newest is None else newest}
 
 
 @api.delete("users/me")

@@ -323,3 +323,9 @@ async def edits_txn(txn: Transaction, message_ids: Sequence[int]) -> dict[int, l
             }
         )
     return edits
+
+
+async def newest_received_id_txn(txn: Transaction, user_id: int) -> int | None:
+    """The highest id among the messages the user has a row for (the user_message primary key serves it)."""
+    row = await txn.fetch_one("SELECT max(message_id) FROM user_message WHERE user_id = %s", (user_id,))
+    return None if row is None or row[0] is None else int(row[0])

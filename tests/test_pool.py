@@ -151,13 +151,35 @@ async def test_a_killed_backend_costs_only_the_transaction_running_on_it(databas
     pool = DatabasePool(database_dsn, 2, reactor)
     await pool.start()
     try:
-        running = defer.ensureDeferred(pool.fetch_all("victim", "SELECT pg_sleep(5)"))
+
+        async def sleeper(txn: Transaction) -> None:
+            await txn.execute("SELECT pg_sleep(5)")
+
+        running = defer.ensureDeferred(pool.run_interaction("victim", sleeper))
         await sleep(reactor, 0.2)
         assert _terminate_backends(database_dsn) == 2
+        # A transaction that was under way may or may not have committed: the caller is told.
         with pytest.raises(DatabaseConnectionLost, match="lost during victim"):
             await running
         for _ in range(5):
             assert await pool.fetch_all("after kill", "SELECT 7") == [(7,)]
+    finally:
+        await pool.close()
+
+
+@async_test
+async def test_a_read_under_way_when_its_backend_is_killed_runs_again(database_dsn: str) -> None:
+    pool = DatabasePool(database_dsn, 2, reactor)
+    await pool.start()
+    try:
+
+        async def slow_read(txn: Transaction) -> list[tuple[object, ...]]:
+            return await txn.fetch_all("SELECT 5 FROM pg_sleep(0.5)")
+
+        running = defer.ensureDeferred(pool.run_reads("slow read", slow_read))
+        await sleep(reactor, 0.2)
+        assert _terminate_backends(database_dsn) == 2
+        assert await running == [(5,)]
     finally:
         await pool.close()
 
@@ -200,3 +222,31 @@ async def test_start_gives_up_on_a_server_that_never_answers() -> None:
             await pool.start()
     finally:
         await silent.stopListening()
+
+
+@async_test
+async def test_a_prepared_statement_is_prepared_again_on_a_new_server_connection(database_dsn: str) -> None:
+    pool = DatabasePool(database_dsn, 1, reactor)
+    await pool.start()
+
+    async def add_one(txn: Transaction, value: int) -> list[tuple[object, ...]]:
+        return await txn.fetch_all_prepared("zulipd_test_add_one", "SELECT %s::integer + 1", [value])
+
+    async def prepared_names(txn: Transaction) -> list[tuple[object, ...]]:
+        return await txn.fetch_all("SELECT name FROM pg_prepared_statements")
+
+    try:
+        assert await pool.run_interaction("add", add_one, 1) == [(2,)]
+        assert await pool.run_interaction("add", add_one, 2) == [(3,)]
+        assert await pool.run_reads("names", prepared_names) == [("zulipd_test_add_one",)]
+        assert _terminate_backends(database_dsn) == 1
+        for _ in range(50):  # until the connection is back
+            try:
+                assert await pool.run_interaction("add after kill", add_one, 41) == [(42,)]
+                break
+            except DatabaseUnavailable:
+                await sleep(reactor, 0.1)
+        else:
+            raise AssertionError("the pool did not recover")
+    finally:
+        await pool.close()

@@ -60,4 +60,4 @@ async def load_details(server: Server, messages: Sequence[Message]) -> MessageDe
         edits = await edits_txn(txn, edited) if edited else {}
         return MessageDetails(users, streams, members, reactions, edits)
 
-    return await server.pool.run_interaction("message details", load)
+    return await server.pool.run_reads("message details", load)

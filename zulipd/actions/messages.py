@@ -41,7 +41,6 @@ from zulipd.storage.pool import Transaction
 from zulipd.storage.streams import (
     direct_message_group_recipient_txn,
     personal_recipient_txn,
-    subscriber_ids_txn,
 )
 from zulipd.storage.users import get_user_by_email_txn, get_user_by_id_txn
 
@@ -232,7 +231,9 @@ class MessageSender:
             while self._queue:
                 batch, self._queue = self._queue, []
                 try:
-                    ids = await self._server.pool.run_interaction("send messages", _send_txn, [p for p, _ in batch])
+                    ids = await self._server.pool.run_single_statement(
+                        "send messages", _send_txn, [p for p, _ in batch]
+                    )
                 except Exception as error:
                     for _, done in batch:
                         done.errback(error)
@@ -244,52 +245,42 @@ class MessageSender:
 
 
 async def _send_txn(txn: Transaction, batch: list[PreparedSend]) -> list[int]:
-    stream_recipients = sorted({prepared.recipient_id for prepared in batch if prepared.stream is not None})
-    subscribers = await subscriber_ids_txn(txn, stream_recipients) if stream_recipients else {}
-    new_messages = []
-    for prepared in batch:
-        rendered = prepared.rendered
-        base = MessageFlag.IS_PRIVATE if prepared.stream is None else MessageFlag(0)
-        receivers = prepared.member_ids if prepared.stream is None else subscribers.get(prepared.recipient_id, [])
-        user_flags = {user_id: int(base | _mention_flags(rendered, user_id)) for user_id in receivers}
-        sender_flags = MessageFlag(user_flags.get(prepared.sender.id, int(base)))
-        if prepared.read_by_sender:
-            sender_flags |= MessageFlag.READ
-        user_flags[prepared.sender.id] = int(sender_flags)
-        new_messages.append(
-            NewMessage(
-                realm_id=prepared.realm_id,
-                sender_id=prepared.sender.id,
-                recipient_id=prepared.recipient_id,
-                subject=prepared.topic,
-                content=prepared.content,
-                rendered_content=rendered.html,
-                sending_client=prepared.client,
-                is_channel_message=prepared.stream is not None,
-                is_me_message=rendered.is_me_message,
-                has_link=rendered.has_link,
-                has_attachment=rendered.has_attachment,
-                has_image=rendered.has_image,
-                user_flags=user_flags,
-            )
-        )
-    inserted = await insert_messages_txn(txn, new_messages)
-    for prepared, (message_id, _) in zip(batch, inserted, strict=True):
-        if prepared.stream is not None and prepared.stream.first_message_id is None:
-            await txn.execute(
-                "UPDATE stream SET first_message_id = %s WHERE id = %s AND first_message_id IS NULL",
-                (message_id, prepared.stream.id),
-            )
+    inserted = await insert_messages_txn(txn, [_new_message(prepared) for prepared in batch])
     return [message_id for message_id, _ in inserted]
 
 
-def _mention_flags(rendered: Any, user_id: int) -> MessageFlag:
-    flags = MessageFlag(0)
-    if user_id in rendered.mentioned_user_ids:
-        flags |= MessageFlag.MENTIONED
+_MENTIONED = int(MessageFlag.MENTIONED)
+_STREAM_WILDCARD_MENTIONED = int(MessageFlag.STREAM_WILDCARD_MENTIONED)
+_IS_PRIVATE = int(MessageFlag.IS_PRIVATE)
+_READ = int(MessageFlag.READ)
+
+
+def _new_message(prepared: PreparedSend) -> NewMessage:
+    rendered = prepared.rendered
+    flags_for_all = _IS_PRIVATE if prepared.stream is None else 0
     if rendered.mentions_stream_wildcard:
-        flags |= MessageFlag.STREAM_WILDCARD_MENTIONED
-    return flags
+        flags_for_all |= _STREAM_WILDCARD_MENTIONED
+    # Mentions count only for those who get the message; storage applies them to receivers alone.
+    extra_flags = dict.fromkeys(rendered.mentioned_user_ids, _MENTIONED)
+    if prepared.read_by_sender:
+        extra_flags[prepared.sender.id] = extra_flags.get(prepared.sender.id, 0) | _READ
+    return NewMessage(
+        realm_id=prepared.realm_id,
+        sender_id=prepared.sender.id,
+        recipient_id=prepared.recipient_id,
+        subject=prepared.topic,
+        content=prepared.content,
+        rendered_content=rendered.html,
+        sending_client=prepared.client,
+        is_channel_message=prepared.stream is not None,
+        is_me_message=rendered.is_me_message,
+        has_link=rendered.has_link,
+        has_attachment=rendered.has_attachment,
+        has_image=rendered.has_image,
+        direct_member_ids=prepared.member_ids,
+        flags_for_all=flags_for_all,
+        extra_flags=extra_flags,
+    )
 
 
 @dataclasses.dataclass
@@ -325,7 +316,7 @@ async def fetch_messages(
             raise JsonableError("Missing 'anchor' argument")
         anchor = near
     if anchor == "first_unread":
-        first_unread = await server.pool.run_interaction("first unread", first_unread_id_txn, narrow)
+        first_unread = await server.pool.run_reads("first unread", first_unread_id_txn, narrow)
         anchor_id = first_unread if first_unread is not None else LARGER_THAN_MAX_MESSAGE_ID
     elif anchor == "newest":
         anchor_id = LARGER_THAN_MAX_MESSAGE_ID
@@ -337,7 +328,7 @@ async def fetch_messages(
             raise JsonableError("Invalid anchor")
     else:
         raise JsonableError("Invalid anchor")
-    before, after = await server.pool.run_interaction(
+    before, after = await server.pool.run_reads(
         "fetch messages", narrow_ids_txn, narrow, anchor_id, num_before, num_after, include_anchor
     )
     # `after` holds one row more than asked for in case the anchor is among them; drop it when it is not.
@@ -348,10 +339,10 @@ async def fetch_messages(
     found_newest = len(after_anchor) < num_after or anchor_id == LARGER_THAN_MAX_MESSAGE_ID
     rows = list(reversed(before)) + anchor_rows + after_anchor
     ids = [row[0] for row in rows]
-    messages = await server.pool.run_interaction("load messages", get_messages_txn, ids) if ids else []
+    messages = await server.pool.run_reads("load messages", get_messages_txn, ids) if ids else []
     highlights: dict[int, tuple[str, str]] = {}
     if narrow.search_query and ids:
-        highlights = await server.pool.run_interaction("highlight", match_texts_txn, narrow.search_query, ids)
+        highlights = await server.pool.run_reads("highlight", match_texts_txn, narrow.search_query, ids)
     return Fetched(
         anchor=anchor_id,
         found_anchor=found_anchor,
@@ -365,12 +356,12 @@ async def fetch_messages(
 
 async def access_message(server: Server, user: UserProfile, message_id: int) -> tuple[Message, int | None]:
     """A message the user may read, with their flags (None: read through shared history)."""
-    accessed = await server.pool.run_interaction("access message", access_message_txn, user, message_id)
+    accessed = await server.pool.run_reads("access message", access_message_txn, user, message_id)
     return accessed.message, accessed.flags
 
 
 async def newest_received_message_id(server: Server, user: UserProfile) -> int | None:
-    return await server.pool.run_interaction("newest received", newest_received_id_txn, user.id)
+    return await server.pool.run_reads("newest received", newest_received_id_txn, user.id)
 
 
 def flag_names(flags: int | None) -> list[str]:

@@ -147,7 +147,7 @@ async def build_narrow(server: Server, user: UserProfile, terms: list[Term]) -> 
         for term in terms:
             await _add_term(txn, server, user, narrow, term)
 
-    await server.pool.run_interaction("narrow", add_terms)
+    await server.pool.run_reads("narrow", add_terms)
     return narrow
 
 
@@ -324,7 +324,7 @@ async def expand_with(server: Server, user: UserProfile, terms: list[Term]) -> l
             members = sorted({type_id, message.sender_id})
         return [Term("dm", members)]
 
-    replacement = await server.pool.run_interaction("narrow with", conversation)
+    replacement = await server.pool.run_reads("narrow with", conversation)
     if replacement is None:
         return others
     return replacement + [term for term in others if term.operator not in ("channel", "topic", "dm")]

@@ -53,11 +53,11 @@ from zulipd.storage.streams import (
     default_stream_ids_txn,
     get_stream_by_name_txn,
     get_stream_txn,
-    get_subscription_txn,
     insert_stream_txn,
     is_storable_text,
     list_streams_txn,
     remove_default_stream_txn,
+    stream_and_subscription_txn,
     subscriber_ids_txn,
     subscriptions_of_user_txn,
     update_stream_txn,
@@ -206,13 +206,9 @@ async def subscriptions_by_recipient(server: Server, user: UserProfile) -> dict[
 async def get_visible_stream(server: Server, user: UserProfile, stream_id: int) -> tuple[Stream, Access]:
     """A channel by id, if the user may see it; InvalidChannel otherwise (the same answer either way)."""
 
-    async def load(txn: Transaction) -> tuple[Stream | None, Subscription | None]:
-        stream = await get_stream_txn(txn, user.realm_id, stream_id)
-        if stream is None:
-            return None, None
-        return stream, await get_subscription_txn(txn, user.id, stream.recipient_id)
-
-    stream, subscription = await server.pool.run_interaction("get stream", load)
+    stream, subscription = await server.pool.run_reads(
+        "get stream", stream_and_subscription_txn, user.realm_id, user.id, stream_id=stream_id
+    )
     if stream is None:
         raise InvalidChannel.by_id()
     stream_access = access(user, stream, subscription)
@@ -224,13 +220,9 @@ async def get_visible_stream(server: Server, user: UserProfile, stream_id: int) 
 async def get_visible_stream_by_name(server: Server, user: UserProfile, name: str) -> tuple[Stream, Access]:
     """A channel by name, any case, if the user may see it; InvalidChannel otherwise."""
 
-    async def load(txn: Transaction) -> tuple[Stream | None, Subscription | None]:
-        stream = await get_stream_by_name_txn(txn, user.realm_id, name.strip())
-        if stream is None:
-            return None, None
-        return stream, await get_subscription_txn(txn, user.id, stream.recipient_id)
-
-    stream, subscription = await server.pool.run_interaction("get stream by name", load)
+    stream, subscription = await server.pool.run_reads(
+        "get stream by name", stream_and_subscription_txn, user.realm_id, user.id, name=name.strip()
+    )
     if stream is None:
         raise InvalidChannel.by_name(name)
     stream_access = access(user, stream, subscription)

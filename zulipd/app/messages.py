@@ -232,13 +232,11 @@ async def _messages_by_ids(
     client_gravatar: bool,
 ) -> Payload:  # fmt: skip
     narrow = await build_narrow(ctx.server, user, terms)
-    visible = await ctx.server.pool.run_interaction("messages by id", narrow_matches_txn, narrow, message_ids)
+    visible = await ctx.server.pool.run_reads("messages by id", narrow_matches_txn, narrow, message_ids)
     from zulipd.storage.messages import get_messages_txn, user_flags_txn
 
-    messages = await ctx.server.pool.run_interaction("load messages", get_messages_txn, visible)
-    flags: dict[int, int | None] = dict(
-        await ctx.server.pool.run_interaction("flags", user_flags_txn, user.id, visible)
-    )
+    messages = await ctx.server.pool.run_reads("load messages", get_messages_txn, visible)
+    flags: dict[int, int | None] = dict(await ctx.server.pool.run_reads("flags", user_flags_txn, user.id, visible))
     return {
         "messages": await _messages_payload(ctx, messages, flags, apply_markdown, client_gravatar),
         "history_limited": False,
@@ -262,10 +260,10 @@ async def get_message(
 async def matches_narrow(ctx: ApiRequest, *, msg_ids: Json[list[int]], narrow: Json[list[Any]]) -> Payload:
     terms = parse_narrow(narrow)
     built = await build_narrow(ctx.server, ctx.requester, terms)
-    matched = await ctx.server.pool.run_interaction("matches narrow", narrow_matches_txn, built, msg_ids)
+    matched = await ctx.server.pool.run_reads("matches narrow", narrow_matches_txn, built, msg_ids)
     texts: dict[int, tuple[str, str]] = {}
     if matched:
-        texts = await ctx.server.pool.run_interaction("match texts", match_texts_txn, built.search_query, matched)
+        texts = await ctx.server.pool.run_reads("match texts", match_texts_txn, built.search_query, matched)
     messages: dict[str, Payload] = {}
     for message_id in sorted(matched):
         content, subject = texts[message_id]
@@ -279,7 +277,7 @@ async def get_stream_topics(ctx: ApiRequest, *, stream_id: int, allow_empty_topi
     stream, stream_access = await get_visible_stream(ctx.server, user, stream_id)
     if stream_access.history == "none":
         raise JsonableError("Invalid channel ID")
-    topics = await ctx.server.pool.run_interaction(
+    topics = await ctx.server.pool.run_reads(
         "topics", stream_topics_txn, stream.recipient_id, user.id, stream_access.history == "own"
     )
     return {"topics": [{"name": name, "max_id": max_id} for name, max_id in topics]}

@@ -190,6 +190,8 @@ async def add_user_rows_txn(txn: Transaction, user_ids: Sequence[int], message_i
 
 async def delete_message_txn(txn: Transaction, message_id: int) -> bool:
     """Delete a message with everything attached to it (rows, edits, reactions)."""
+    # Edits and reactions go by their foreign keys' cascade; user_message has none (migration 0005).
+    await txn.execute("DELETE FROM user_message WHERE message_id = %s", (message_id,))
     row = await txn.fetch_one("DELETE FROM message WHERE id = %s RETURNING id", (message_id,))
     return row is not None
 

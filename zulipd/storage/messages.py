@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from zulipd.models import Message
+from zulipd.storage.arrays import number_array
 from zulipd.storage.pool import Transaction
 
 MESSAGE_COLUMNS = (
@@ -39,50 +40,105 @@ class NewMessage:
     has_link: bool
     has_attachment: bool
     has_image: bool
-    # user id -> flags, for everyone who gets a row.
-    user_flags: dict[int, int]
+    # Who gets a row: a channel message's active subscribers who are active users, a direct
+    # message's ``direct_member_ids``; and the sender, always.
+    direct_member_ids: Sequence[int]
+    # The flags of every row of the message, and those some users' rows get besides (user id -> flags).
+    flags_for_all: int
+    extra_flags: dict[int, int]
 
 
 async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) -> list[tuple[int, datetime]]:
-    """Insert messages and all their user rows in a few statements; return (id, date_sent) of each."""
+    """Insert messages and all their user rows in one statement; return (id, date_sent) of each, in order.
+
+    A channel's subscribers are read inside the statement, so thousands of user ids
+    never travel to zulipd and back. A channel's first message is recorded too.
+    One statement is a transaction by itself: run it with ``run_single_statement``.
+    """
     if not messages:
         return []
-    rows = await txn.fetch_all(
-        """INSERT INTO message (realm_id, sender_id, recipient_id, subject, content, rendered_content,
-                                sending_client, is_channel_message, is_me_message, has_link, has_attachment, has_image)
-           SELECT realm_id, sender_id, recipient_id, subject, content, rendered_content, sending_client,
-                  is_channel_message, is_me_message, has_link, has_attachment, has_image
-           FROM unnest(%s::integer[], %s::integer[], %s::integer[], %s::text[], %s::text[], %s::text[],
-                                %s::text[], %s::boolean[], %s::boolean[], %s::boolean[], %s::boolean[], %s::boolean[])
-               WITH ORDINALITY AS new (realm_id, sender_id, recipient_id, subject, content, rendered_content,
-                                       sending_client, is_channel_message, is_me_message, has_link, has_attachment,
-                                       has_image, position)
-           ORDER BY position
-           RETURNING id, date_sent""",
-        tuple(
-            [getattr(message, field) for message in messages]
-            for field in (
-                "realm_id", "sender_id", "recipient_id", "subject", "content", "rendered_content",
-                "sending_client", "is_channel_message", "is_me_message", "has_link", "has_attachment", "has_image",
-            )
-        ),
-    )  # fmt: skip
-    inserted = sorted((row[0], row[1]) for row in rows)  # ids follow the insertion order
-    user_ids: list[int] = []
-    message_ids: list[int] = []
-    flags: list[int] = []
-    for (message_id, _), message in zip(inserted, messages, strict=True):
-        for user_id, user_flags in message.user_flags.items():
-            user_ids.append(user_id)
-            message_ids.append(message_id)
-            flags.append(user_flags)
-    if user_ids:
-        await txn.execute(
-            """INSERT INTO user_message (user_id, message_id, flags)
-               SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::bigint[])""",
-            (user_ids, message_ids, flags),
+    member_positions: list[int] = []
+    member_ids: list[int] = []
+    extra_positions: list[int] = []
+    extra_user_ids: list[int] = []
+    extra_flags: list[int] = []
+    for position, message in enumerate(messages, start=1):
+        for user_id in message.direct_member_ids:
+            member_positions.append(position)
+            member_ids.append(user_id)
+        for user_id, flags in message.extra_flags.items():
+            extra_positions.append(position)
+            extra_user_ids.append(user_id)
+            extra_flags.append(flags)
+    message_columns = tuple(
+        [getattr(message, field) for message in messages]
+        for field in (
+            "realm_id", "sender_id", "recipient_id", "subject", "content", "rendered_content",
+            "sending_client", "is_channel_message", "is_me_message", "has_link", "has_attachment", "has_image",
+            "flags_for_all",
         )
-    return inserted
+    )  # fmt: skip
+    # Ids are drawn in the order of ``position``, so the message with the n-th smallest id is the n-th given.
+    rows = await txn.fetch_all_prepared(
+        "zulipd_insert_messages",
+        """WITH given AS (
+               SELECT * FROM unnest(%s::integer[], %s::integer[], %s::integer[], %s::text[], %s::text[], %s::text[],
+                                    %s::text[], %s::boolean[], %s::boolean[], %s::boolean[], %s::boolean[],
+                                    %s::boolean[], %s::bigint[])
+                   WITH ORDINALITY AS given (realm_id, sender_id, recipient_id, subject, content, rendered_content,
+                                             sending_client, is_channel_message, is_me_message, has_link,
+                                             has_attachment, has_image, flags_for_all, position)
+           ),
+           new AS (
+               INSERT INTO message (realm_id, sender_id, recipient_id, subject, content, rendered_content,
+                                    sending_client, is_channel_message, is_me_message, has_link, has_attachment,
+                                    has_image)
+               SELECT realm_id, sender_id, recipient_id, subject, content, rendered_content, sending_client,
+                      is_channel_message, is_me_message, has_link, has_attachment, has_image
+               FROM given ORDER BY position
+               RETURNING id, date_sent
+           ),
+           numbered AS (
+               SELECT new.id, new.date_sent, given.*
+               FROM (SELECT id, date_sent, row_number() OVER (ORDER BY id) AS position FROM new) new
+               JOIN given USING (position)
+           ),
+           receivers AS (
+               SELECT numbered.position, sub.user_id FROM numbered
+               JOIN subscription sub ON sub.recipient_id = numbered.recipient_id AND sub.active
+               JOIN user_profile u ON u.id = sub.user_id AND u.is_active
+               WHERE numbered.is_channel_message
+               UNION
+               SELECT position, user_id FROM unnest(%s::integer[], %s::integer[]) AS member (position, user_id)
+               UNION
+               SELECT position, sender_id FROM numbered
+           ),
+           extra AS (
+               SELECT * FROM unnest(%s::integer[], %s::integer[], %s::bigint[]) AS extra (position, user_id, flags)
+           ),
+           user_rows AS (
+               INSERT INTO user_message (user_id, message_id, flags)
+               SELECT receivers.user_id, numbered.id, numbered.flags_for_all | coalesce(extra.flags, 0)
+               FROM receivers JOIN numbered USING (position) LEFT JOIN extra USING (position, user_id)
+           ),
+           first_messages AS (
+               UPDATE stream SET first_message_id = first.id
+               FROM (SELECT recipient_id, min(id) AS id FROM numbered WHERE is_channel_message
+                     GROUP BY recipient_id) first
+               JOIN recipient r ON r.id = first.recipient_id
+               WHERE stream.id = r.type_id AND stream.first_message_id IS NULL
+           )
+           SELECT id, date_sent FROM numbered ORDER BY position""",
+        (
+            *message_columns,
+            number_array(member_positions),
+            number_array(member_ids),
+            number_array(extra_positions),
+            number_array(extra_user_ids),
+            number_array(extra_flags),
+        ),
+    )
+    return [(row[0], row[1]) for row in rows]
 
 
 async def get_messages_txn(txn: Transaction, message_ids: Sequence[int]) -> list[Message]:

@@ -72,6 +72,36 @@ async def get_stream_by_name_txn(txn: Transaction, realm_id: int, name: str) -> 
     return stream_from_row(row) if row else None
 
 
+async def stream_and_subscription_txn(
+    txn: Transaction, realm_id: int, user_id: int, *, stream_id: int | None = None, name: str | None = None
+) -> tuple[Stream | None, Subscription | None]:
+    """A channel by id or by name (any case), with the user's subscription to it, in one query."""
+    value: int | str
+    if stream_id is not None:
+        if not is_storable_id(stream_id):
+            return None, None
+        statement, condition, value = "zulipd_stream_by_id", "s.id = %s::integer", stream_id
+    else:
+        assert name is not None
+        if not is_storable_text(name):
+            return None, None
+        statement, condition, value = "zulipd_stream_by_name", "lower(s.name) = lower(%s::text)", name
+    # Every send looks its channel up: planned once per connection.
+    rows = await txn.fetch_all_prepared(
+        statement,
+        f"""SELECT {STREAM_COLUMNS}, {SUBSCRIPTION_COLUMNS} FROM {STREAM_FROM}
+            LEFT JOIN subscription sub ON sub.recipient_id = r.id AND sub.user_id = %s::integer
+            WHERE s.realm_id = %s::integer AND {condition}""",
+        (user_id, realm_id, value),
+    )
+    if not rows:
+        return None, None
+    row = rows[0]
+    split = STREAM_COLUMNS.count(",") + 1
+    subscription = subscription_from_row(row[split:]) if row[split] is not None else None
+    return stream_from_row(row[:split]), subscription
+
+
 async def get_streams_by_ids_txn(txn: Transaction, realm_id: int, stream_ids: Sequence[int]) -> list[Stream]:
     rows = await txn.fetch_all(
         f"SELECT {STREAM_COLUMNS} FROM {STREAM_FROM} WHERE s.realm_id = %s AND s.id = ANY(%s) ORDER BY s.id",

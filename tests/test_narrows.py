@@ -277,6 +277,10 @@ async def test_flag_and_topic_state_operators(api: ApiHarness) -> None:
     await set_flag_bits(api, HAMLET, [corpus["d3"]], MENTIONED)
     await set_flag_bits(api, HAMLET, [corpus["v1"]], STREAM_WILDCARD_MENTIONED)
     await set_flag_bits(api, HAMLET, [corpus["d1"]], HAS_ALERT_WORD)
+    # hamlet started v2's topic, so he follows it (automatically_follow_topics_policy is "topics I
+    # start"). Forget that, so that v2 inherits Verona's mute below.
+    await check_narrows(api, corpus, [("started topics are followed", [term("is", "followed")], ["v2"])])
+    await execute(api, "DELETE FROM user_topic WHERE user_id = %s AND stream_id = %s", (hamlet, verona))
     topic_rows = [(denmark, "garden", 3), (denmark, "castle", 1), (verona, "balcony", 2)]  # followed, muted, unmuted
     for stream_id, topic, policy in topic_rows:
         await execute(

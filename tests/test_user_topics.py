@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet import defer
+
 from tests.chat_support import (
     HAMLET,
     IAGO,
@@ -16,6 +18,7 @@ from tests.chat_support import (
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.http import Response
+from tests.support.openapi import assert_valid
 from zulipd.storage.user_topics import user_topics_txn
 
 MUTED_TOPICS = "users/me/subscriptions/muted_topics"
@@ -188,3 +191,90 @@ async def test_legacy_muting_refusals(api: ApiHarness) -> None:
         response = await mute(api, OTHELLO, stream_id=stream_id, topic="dinner", op="remove")
         assert_error(response, "Topic is not muted")
     assert await stored(api, OTHELLO) == []
+
+
+# --- what sending does to the sender's preferences (Zulip's automatically_*_topics policies) ----------
+
+PARTICIPATING, SENDING, STARTING, NEVER = 1, 2, 3, 4
+
+
+async def send_to(api: ApiHarness, email: str, topic: str, channel: str = "Verona") -> dict[str, Any]:
+    params = {"type": "stream", "to": channel, "topic": topic, "content": "hi"}
+    response = await api.call("POST", "messages", params, as_user=email)
+    assert response.status == 200, response.body
+    assert_valid("POST", "messages", 200, response.json())
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def change_settings(api: ApiHarness, email: str, **settings: int) -> None:
+    response = await api.call("PATCH", "settings", settings, as_user=email)
+    assert response.status == 200, response.body
+
+
+@async_test
+async def test_starting_a_topic_follows_it_by_default(api: ApiHarness) -> None:
+    verona = (await dev_channel_ids(api))["Verona"]
+    started = await send_to(api, HAMLET, "new plans")
+    assert started["automatic_new_visibility_policy"] == FOLLOWED
+    assert await stored(api, HAMLET) == [(verona, "new plans", FOLLOWED)]
+    # Replying to a topic someone else started changes nothing for the replier, and
+    # following it again changes nothing (so the response says nothing).
+    assert "automatic_new_visibility_policy" not in await send_to(api, OTHELLO, "New Plans")
+    assert "automatic_new_visibility_policy" not in await send_to(api, HAMLET, "new plans")
+    assert await stored(api, OTHELLO) == []
+    assert await stored(api, HAMLET) == [(verona, "new plans", FOLLOWED)]
+    # Direct messages have no topics to follow.
+    params = {"type": "direct", "to": [OTHELLO], "content": "hi"}
+    response = await api.call("POST", "messages", params, as_user=HAMLET)
+    assert set(response.json()) == {"result", "msg", "id"}
+
+
+@async_test
+async def test_each_follow_policy(api: ApiHarness) -> None:
+    verona = (await dev_channel_ids(api))["Verona"]
+    await send_to(api, IAGO, "lunch")
+    await change_settings(api, HAMLET, automatically_follow_topics_policy=NEVER)
+    assert "automatic_new_visibility_policy" not in await send_to(api, HAMLET, "breakfast")
+    await change_settings(api, HAMLET, automatically_follow_topics_policy=STARTING)
+    assert "automatic_new_visibility_policy" not in await send_to(api, HAMLET, "lunch")
+    for policy in (SENDING, PARTICIPATING):
+        assert_done(await set_topic(api, HAMLET, verona, "lunch", 0))
+        await change_settings(api, HAMLET, automatically_follow_topics_policy=policy)
+        assert (await send_to(api, HAMLET, "lunch"))["automatic_new_visibility_policy"] == FOLLOWED
+    # Sending to a topic one muted follows it, when the policy says so.
+    assert_done(await set_topic(api, HAMLET, verona, "lunch", MUTED))
+    assert (await send_to(api, HAMLET, "LUNCH"))["automatic_new_visibility_policy"] == FOLLOWED
+    assert await stored(api, HAMLET) == [(verona, "lunch", FOLLOWED)]
+
+
+@async_test
+async def test_sending_in_a_muted_channel_unmutes_the_topic(api: ApiHarness) -> None:
+    verona = (await dev_channel_ids(api))["Verona"]
+    mute = {"subscription_data": [{"stream_id": verona, "property": "is_muted", "value": True}]}
+    response = await api.call("POST", "users/me/subscriptions/properties", mute, as_user=HAMLET)
+    assert response.status == 200, response.body
+    await change_settings(api, HAMLET, automatically_follow_topics_policy=NEVER)
+    await send_to(api, IAGO, "old news")
+    # The default unmutes only topics one starts.
+    assert "automatic_new_visibility_policy" not in await send_to(api, HAMLET, "old news")
+    assert (await send_to(api, HAMLET, "fresh news"))["automatic_new_visibility_policy"] == UNMUTED
+    await change_settings(api, HAMLET, automatically_unmute_topics_in_muted_streams_policy=SENDING)
+    assert (await send_to(api, HAMLET, "old news"))["automatic_new_visibility_policy"] == UNMUTED
+    assert sorted(await stored(api, HAMLET)) == [(verona, "fresh news", UNMUTED), (verona, "old news", UNMUTED)]
+    # Unmuting happens in muted channels only; a followed topic stays followed.
+    assert "automatic_new_visibility_policy" not in await send_to(api, HAMLET, "elsewhere", channel="Denmark")
+    assert_done(await set_topic(api, HAMLET, verona, "old news", FOLLOWED))
+    assert "automatic_new_visibility_policy" not in await send_to(api, HAMLET, "old news")
+    assert (verona, "old news", FOLLOWED) in await stored(api, HAMLET)
+
+
+@async_test
+async def test_topics_started_together_are_followed_once(api: ApiHarness) -> None:
+    verona = (await dev_channel_ids(api))["Verona"]
+    # Concurrent sends share one statement; only the first message of a topic starts it.
+    sends = [send_to(api, HAMLET, topic) for topic in ("race", "Race", "other race")]
+    answers = await defer.gatherResults([defer.ensureDeferred(send) for send in sends])
+    policies = [answer.get("automatic_new_visibility_policy") for answer in answers]
+    assert policies == [FOLLOWED, None, FOLLOWED]
+    assert sorted(await stored(api, HAMLET)) == [(verona, "other race", FOLLOWED), (verona, "race", FOLLOWED)]

@@ -29,6 +29,10 @@ from zulipd.models import Message, MessageFlag, Realm, RecipientType, Stream, Us
 from zulipd.printable import unprintable_position
 from zulipd.render import render_message
 from zulipd.storage.messages import (
+    NEVER,
+    ON_SEND,
+    ON_START,
+    InsertedMessage,
     NewMessage,
     first_unread_id_txn,
     get_messages_txn,
@@ -43,6 +47,7 @@ from zulipd.storage.streams import (
     personal_recipient_txn,
 )
 from zulipd.storage.users import get_user_by_email_txn, get_user_by_id_txn
+from zulipd.user_settings import effective_user_settings
 
 if TYPE_CHECKING:
     from zulipd.server import Server
@@ -215,11 +220,11 @@ class MessageSender:
 
     def __init__(self, server: Server) -> None:
         self._server = server
-        self._queue: list[tuple[PreparedSend, defer.Deferred[int]]] = []
+        self._queue: list[tuple[PreparedSend, defer.Deferred[InsertedMessage]]] = []
         self._committing = False
 
-    def send(self, prepared: PreparedSend) -> defer.Deferred[int]:
-        done: defer.Deferred[int] = defer.Deferred()
+    def send(self, prepared: PreparedSend) -> defer.Deferred[InsertedMessage]:
+        done: defer.Deferred[InsertedMessage] = defer.Deferred()
         self._queue.append((prepared, done))
         if not self._committing:
             defer.ensureDeferred(self._commit_batches())
@@ -231,22 +236,17 @@ class MessageSender:
             while self._queue:
                 batch, self._queue = self._queue, []
                 try:
-                    ids = await self._server.pool.run_single_statement(
-                        "send messages", _send_txn, [p for p, _ in batch]
+                    inserted = await self._server.pool.run_single_statement(
+                        "send messages", insert_messages_txn, [_new_message(prepared) for prepared, _ in batch]
                     )
                 except Exception as error:
                     for _, done in batch:
                         done.errback(error)
                     continue
-                for (_, done), message_id in zip(batch, ids, strict=True):
-                    done.callback(message_id)
+                for (_, done), message in zip(batch, inserted, strict=True):
+                    done.callback(message)
         finally:
             self._committing = False
-
-
-async def _send_txn(txn: Transaction, batch: list[PreparedSend]) -> list[int]:
-    inserted = await insert_messages_txn(txn, [_new_message(prepared) for prepared in batch])
-    return [message_id for message_id, _ in inserted]
 
 
 _MENTIONED = int(MessageFlag.MENTIONED)
@@ -264,6 +264,7 @@ def _new_message(prepared: PreparedSend) -> NewMessage:
     extra_flags = dict.fromkeys(rendered.mentioned_user_ids, _MENTIONED)
     if prepared.read_by_sender:
         extra_flags[prepared.sender.id] = extra_flags.get(prepared.sender.id, 0) | _READ
+    settings = effective_user_settings(prepared.sender.settings)
     return NewMessage(
         realm_id=prepared.realm_id,
         sender_id=prepared.sender.id,
@@ -280,7 +281,14 @@ def _new_message(prepared: PreparedSend) -> NewMessage:
         direct_member_ids=prepared.member_ids,
         flags_for_all=flags_for_all,
         extra_flags=extra_flags,
+        follow_when=_WHEN_SENDING[settings["automatically_follow_topics_policy"]],
+        unmute_when=_WHEN_SENDING[settings["automatically_unmute_topics_in_muted_streams_policy"]],
     )
+
+
+# Zulip's automatically_*_policy values (1 participating, 2 sending, 3 starting a topic, 4 never):
+# what each means for the sender of a message. Sending is a way of participating.
+_WHEN_SENDING = {1: ON_SEND, 2: ON_SEND, 3: ON_START, 4: NEVER}
 
 
 @dataclasses.dataclass

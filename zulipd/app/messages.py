@@ -148,8 +148,10 @@ async def send_message(
         )
     else:
         raise JsonableError("Invalid message type")
-    message_id = await ctx.server.message_sender.send(prepared)
-    return {"id": message_id}
+    sent = await ctx.server.message_sender.send(prepared)
+    if sent.new_visibility_policy is None:
+        return {"id": sent.id}
+    return {"id": sent.id, "automatic_new_visibility_policy": sent.new_visibility_policy}
 
 
 async def _messages_payload(

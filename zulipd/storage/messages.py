@@ -46,13 +46,31 @@ class NewMessage:
     # The flags of every row of the message, and those some users' rows get besides (user id -> flags).
     flags_for_all: int
     extra_flags: dict[int, int]
+    # When sending makes the sender follow the topic, or unmute it in a channel they muted:
+    # NEVER, ON_START (the message is the topic's first) or ON_SEND.
+    follow_when: int = 0
+    unmute_when: int = 0
 
 
-async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) -> list[tuple[int, datetime]]:
-    """Insert messages and all their user rows in one statement; return (id, date_sent) of each, in order.
+# NewMessage.follow_when and unmute_when.
+NEVER, ON_START, ON_SEND = 0, 1, 2
+FOLLOWED, UNMUTED = 3, 2
+
+
+@dataclasses.dataclass(frozen=True)
+class InsertedMessage:
+    id: int
+    date_sent: datetime
+    # The sender's new visibility policy for the topic, when sending changed it.
+    new_visibility_policy: int | None
+
+
+async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) -> list[InsertedMessage]:
+    """Insert messages and all their user rows in one statement; return each one's id, in order.
 
     A channel's subscribers are read inside the statement, so thousands of user ids
-    never travel to zulipd and back. A channel's first message is recorded too.
+    never travel to zulipd and back. The statement also records a channel's first
+    message, and makes senders follow (or unmute) topics as their settings ask.
     One statement is a transaction by itself: run it with ``run_single_statement``.
     """
     if not messages:
@@ -75,7 +93,7 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
         for field in (
             "realm_id", "sender_id", "recipient_id", "subject", "content", "rendered_content",
             "sending_client", "is_channel_message", "is_me_message", "has_link", "has_attachment", "has_image",
-            "flags_for_all",
+            "flags_for_all", "follow_when", "unmute_when",
         )
     )  # fmt: skip
     # Ids are drawn in the order of ``position``, so the message with the n-th smallest id is the n-th given.
@@ -84,10 +102,11 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
         """WITH given AS (
                SELECT * FROM unnest(%s::integer[], %s::integer[], %s::integer[], %s::text[], %s::text[], %s::text[],
                                     %s::text[], %s::boolean[], %s::boolean[], %s::boolean[], %s::boolean[],
-                                    %s::boolean[], %s::bigint[])
+                                    %s::boolean[], %s::bigint[], %s::smallint[], %s::smallint[])
                    WITH ORDINALITY AS given (realm_id, sender_id, recipient_id, subject, content, rendered_content,
                                              sending_client, is_channel_message, is_me_message, has_link,
-                                             has_attachment, has_image, flags_for_all, position)
+                                             has_attachment, has_image, flags_for_all, follow_when, unmute_when,
+                                             position)
            ),
            new AS (
                INSERT INTO message (realm_id, sender_id, recipient_id, subject, content, rendered_content,
@@ -127,8 +146,43 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
                      GROUP BY recipient_id) first
                JOIN recipient r ON r.id = first.recipient_id
                WHERE stream.id = r.type_id AND stream.first_message_id IS NULL
+           ),
+           visibility AS (
+               SELECT DISTINCT ON (n.sender_id, r.type_id, lower(n.subject))
+                      n.position, n.sender_id, r.type_id AS stream_id, n.subject,
+                      CASE WHEN n.follow_when = 2 OR (n.follow_when = 1 AND starts.topic) THEN 3
+                           WHEN coalesce(sub.is_muted, false)
+                                AND (n.unmute_when = 2 OR (n.unmute_when = 1 AND starts.topic)) THEN 2
+                      END AS policy
+               FROM numbered n
+               JOIN recipient r ON r.id = n.recipient_id
+               LEFT JOIN subscription sub ON sub.user_id = n.sender_id AND sub.recipient_id = n.recipient_id
+               CROSS JOIN LATERAL (
+                   SELECT NOT EXISTS (SELECT 1 FROM message old WHERE old.recipient_id = n.recipient_id
+                                      AND lower(old.subject) = lower(n.subject))
+                          AND NOT EXISTS (SELECT 1 FROM numbered earlier WHERE earlier.recipient_id = n.recipient_id
+                                          AND lower(earlier.subject) = lower(n.subject)
+                                          AND earlier.position < n.position) AS topic
+               ) starts
+               WHERE n.is_channel_message AND (n.follow_when > 0 OR n.unmute_when > 0)
+               ORDER BY n.sender_id, r.type_id, lower(n.subject), n.position
+           ),
+           visibility_changes AS (
+               INSERT INTO user_topic (user_id, stream_id, topic_name, visibility_policy, last_updated)
+               SELECT sender_id, stream_id, subject, policy, now() FROM visibility WHERE policy IS NOT NULL
+               ON CONFLICT (user_id, stream_id, lower(topic_name)) DO UPDATE
+               SET visibility_policy = excluded.visibility_policy, last_updated = excluded.last_updated
+               -- Following already includes being unmuted.
+               WHERE user_topic.visibility_policy <> excluded.visibility_policy
+                     AND NOT (excluded.visibility_policy = 2 AND user_topic.visibility_policy = 3)
+               RETURNING user_id, stream_id, lower(topic_name) AS topic, visibility_policy
            )
-           SELECT id, date_sent FROM numbered ORDER BY position""",
+           SELECT numbered.id, numbered.date_sent, changed.visibility_policy
+           FROM numbered
+           LEFT JOIN visibility ON visibility.position = numbered.position
+           LEFT JOIN visibility_changes changed ON changed.user_id = visibility.sender_id
+                AND changed.stream_id = visibility.stream_id AND changed.topic = lower(visibility.subject)
+           ORDER BY numbered.position""",
         (
             *message_columns,
             number_array(member_positions),
@@ -138,7 +192,7 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
             number_array(extra_flags),
         ),
     )
-    return [(row[0], row[1]) for row in rows]
+    return [InsertedMessage(row[0], row[1], row[2]) for row in rows]
 
 
 async def get_messages_txn(txn: Transaction, message_ids: Sequence[int]) -> list[Message]:

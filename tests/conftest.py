@@ -10,6 +10,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor
 
+from tests.operator_tools import LiveZulipd, live_zulipd
 from tests.support import postgres as pg
 from tests.support import redis as redis_support
 from tests.support.api import ApiHarness, start_harness, stop_harness
@@ -93,6 +94,13 @@ async def db_pool(database_dsn: str) -> AsyncIterator[DatabasePool]:
     await pool.start()
     yield pool
     await pool.close()
+
+
+@pytest.fixture(scope="module")
+def live(postgres_admin_dsn: str, template_database: str) -> Iterator[LiveZulipd]:
+    """A ``twistd -n zulipd`` on Zulip's development data (populate-dev), shared by one test module."""
+    with live_zulipd(postgres_admin_dsn, template_database) as daemon:
+        yield daemon
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """What an operator's tests need: zulipd-admin as a subprocess, a database of the test's own,
 a ``twistd -n zulipd`` daemon on it, and a blocking HTTP client.
 
-Used by test_admin_users.py and test_official_client_e2e.py.
+Used by test_admin_users.py and the official-client end-to-end tests (whose ``live``
+fixture, in conftest.py, is built on ``live_zulipd`` here).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg2
+import zulip
 
 from tests.support import postgres as pg
 from tests.support.daemon import ZulipdProcess
@@ -31,6 +33,8 @@ ADMIN = os.path.join(os.path.dirname(sys.executable), "zulipd-admin")
 FAST_PASSWORDS = {"ZULIPD_AUTH_PASSWORD_HASH_ROUNDS": "4"}
 # Bounds for things that happen asynchronously (a notification reaching a daemon); never assertions about speed.
 PROPAGATION_TIMEOUT = 20.0
+# The password populate-dev gives every development user in the live daemons.
+DEV_PASSWORD = "client-e2e-secret"
 
 
 @dataclass(frozen=True)
@@ -149,3 +153,34 @@ def poll(condition: Callable[[], bool], timeout: float = PROPAGATION_TIMEOUT, in
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+@dataclass
+class LiveZulipd:
+    """A running ``twistd -n zulipd`` on a database filled by ``zulipd-admin populate-dev``."""
+
+    base_url: str
+    keys: dict[str, str]
+    database: ScratchDatabase
+
+    def client(self, email: str, api_key: str | None = None) -> Any:
+        """The official client, configured as a user configures it (no zuliprc)."""
+        return zulip.Client(email=email, api_key=api_key or self.keys[email], site=self.base_url)
+
+    def create_user(self, admin: Any, short_name: str) -> tuple[int, str, str]:
+        """A new member created through the client as ``admin``: (id, email, API key)."""
+        email = f"{short_name}@zulip.com"
+        result = admin.create_user({"email": email, "password": DEV_PASSWORD, "full_name": short_name.title()})
+        assert result["result"] == "success", result
+        fetched = http("POST", self.base_url + "/api/v1/fetch_api_key", {"username": email, "password": DEV_PASSWORD})
+        assert fetched.status == 200, fetched.body
+        return int(result["user_id"]), email, str(fetched.body["api_key"])
+
+
+@contextmanager
+def live_zulipd(admin_dsn: str, template: str) -> Iterator[LiveZulipd]:
+    """One daemon on a clone of ``template`` populated with Zulip's development users and channels."""
+    with database_from(admin_dsn, template) as database:
+        keys = populate_dev(database, DEV_PASSWORD)
+        with daemon_on(database) as daemon:
+            yield LiveZulipd(daemon.base_url, keys, database)

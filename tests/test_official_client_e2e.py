@@ -1,57 +1,26 @@
 """End to end: the unmodified official ``zulip`` 0.9.1 client against a live ``twistd -n zulipd``.
 
 One daemon serves every test of this module (it takes a few seconds to
-start): its database is a clone of the migrated template, filled by
-``zulipd-admin populate-dev``. Tests that change users create their own.
+start): conftest.py's ``live`` fixture, on a clone of the migrated template
+filled by ``zulipd-admin populate-dev``. Tests that change users create their own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import zulip
 
-from tests.operator_tools import ScratchDatabase, basic_auth, daemon_on, database_from, http, populate_dev
+from tests.operator_tools import DEV_PASSWORD, LiveZulipd, basic_auth, http
 from tests.support.openapi import assert_valid
 from zulipd.models import Role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("official_client_e2e")]
 
-PASSWORD = "client-e2e-secret"
+PASSWORD = DEV_PASSWORD
 HAMLET = "hamlet@zulip.com"
 IAGO = "iago@zulip.com"
-
-
-@dataclass
-class LiveZulipd:
-    base_url: str
-    keys: dict[str, str]
-    database: ScratchDatabase
-
-    def client(self, email: str, api_key: str | None = None) -> Any:
-        """The official client, configured as a user configures it (no zuliprc)."""
-        return zulip.Client(email=email, api_key=api_key or self.keys[email], site=self.base_url)
-
-    def create_user(self, admin: Any, short_name: str) -> tuple[int, str, str]:
-        """A new member created through the client as ``admin``: (id, email, API key)."""
-        email = f"{short_name}@zulip.com"
-        result = admin.create_user({"email": email, "password": PASSWORD, "full_name": short_name.title()})
-        assert result["result"] == "success", result
-        fetched = http("POST", self.base_url + "/api/v1/fetch_api_key", {"username": email, "password": PASSWORD})
-        assert fetched.status == 200, fetched.body
-        return int(result["user_id"]), email, str(fetched.body["api_key"])
-
-
-@pytest.fixture(scope="module")
-def live(postgres_admin_dsn: str, template_database: str) -> Iterator[LiveZulipd]:
-    with database_from(postgres_admin_dsn, template_database) as database:
-        keys = populate_dev(database, PASSWORD)
-        with daemon_on(database) as daemon:
-            yield LiveZulipd(daemon.base_url, keys, database)
 
 
 def assert_success(result: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from zulipd.actions.users import do_change_full_name, do_deactivate_user, do_reg
 from zulipd.app.api import ApiRequest, Payload
 from zulipd.app.params import Json
 from zulipd.app.routes import api
-from zulipd.app.users import gravatar_url
+from zulipd.avatars import gravatar_url
 from zulipd.errors import JsonableError
 from zulipd.models import BotService, BotType, UserProfile
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from zulipd.actions.users import api_email, can_see_delivery_email
 from zulipd.app.api import ApiRequest, Payload
 from zulipd.app.params import ApiParam, Json
 from zulipd.app.routes import api
+from zulipd.avatars import gravatar_url
 from zulipd.errors import JsonableError
 from zulipd.models import Role, UserProfile
 from zulipd.passwords import PASSWORD_MAX_LENGTH
@@ -24,11 +24,6 @@ def _isoformat(moment: datetime) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def gravatar_url(email: str, version: int) -> str:
-    digest = hashlib.md5(email.strip().lower().encode("utf-8"), usedforsecurity=False).hexdigest()
-    return f"https://secure.gravatar.com/avatar/{digest}?d=identicon&version={version}"
-
-
 def user_payload(
     viewer: UserProfile, user: UserProfile, email_domain: str, *, client_gravatar: bool, profile_data: bool
 ) -> Payload:

@@ -23,7 +23,6 @@ def _isoformat(moment: datetime) -> str:
     return moment.isoformat()
 
 
-@functools.lru_cache(maxsize=65536)
 def user_payload(
     viewer: UserProfile, user: UserProfile, email_domain: str, *, client_gravatar: bool, profile_data: bool
 ) -> Payload:

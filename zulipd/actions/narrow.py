@@ -251,10 +251,12 @@ def _is_sql(user: UserProfile, operand: str) -> tuple[str, list[Any]]:
         return "um.flags & 2 <> 0", []
     if operand == "unread":
         return "(um.user_id IS NOT NULL AND um.flags & 1 = 0)", []
+    # "flags & 120 <> 0" repeats the condition of the partial index user_message_mentioned,
+    # so that PostgreSQL sees the index applies (it cannot infer it from the narrower test).
     if operand == "mentioned":
-        return f"um.flags & {int(MENTION_FLAGS)} <> 0", []
+        return f"(um.flags & 120 <> 0 AND um.flags & {int(MENTION_FLAGS)} <> 0)", []
     if operand == "alerted":
-        return "um.flags & 64 <> 0", []
+        return "(um.flags & 120 <> 0 AND um.flags & 64 <> 0)", []
     if operand == "resolved":
         return "m.subject LIKE %s", [RESOLVED_PREFIX + "%"]
     if operand == "followed":

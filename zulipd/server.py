@@ -12,6 +12,7 @@ from zulipd.actions.messages import MessageSender
 from zulipd.actions.realms import RealmDirectory
 from zulipd.config import Config
 from zulipd.config.secrets import Secrets
+from zulipd.events.router import EventRouter
 from zulipd.ratelimit import MemoryRateLimits, RateLimitRules, RateLimits, RedisRateLimits
 from zulipd.storage.embedded import EmbeddedPostgres
 from zulipd.storage.pool import DatabasePool
@@ -46,6 +47,7 @@ class Server:
             )
         self.realms = RealmDirectory(self)
         self.message_sender = MessageSender(self)
+        self.events = EventRouter(config.events.shards, reactor)
         self.authenticator = Authenticator(self)
         rules = RateLimitRules(
             api_by_user=config.ratelimit.api_by_user,

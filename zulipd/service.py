@@ -116,6 +116,8 @@ class ZulipdService(service.Service):
         self.stages += [
             Stage("housekeeping", self._start_housekeeping, self._stop_housekeeping),
             Stage("listeners", self._listen, self._stop_listening, config.server.drain_timeout + 1.0),
+            # Last to start, first to stop: parked long-polls are answered before the listeners drain.
+            Stage("event queues", self._start_event_queues, self._stop_event_queues),
         ]
         self._listener: InvalidationListener | None = None
         self._housekeeping: task.LoopingCall | None = None
@@ -260,6 +262,12 @@ class ZulipdService(service.Service):
     async def _stop_housekeeping(self) -> None:
         if self._housekeeping is not None and self._housekeeping.running:
             self._housekeeping.stop()
+
+    async def _start_event_queues(self) -> None:
+        self.server.events.start()
+
+    async def _stop_event_queues(self) -> None:
+        self.server.events.stop()
 
     async def _listen(self) -> None:
         config = self.server.config

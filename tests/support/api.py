@@ -146,6 +146,7 @@ async def start_harness(pool: DatabasePool, **config_overrides: str) -> ApiHarne
     site = ZulipdSite(make_root(server), reactor)
     port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(site)
     harness = ApiHarness(server, port, site)
+    server.events.start()
     harness.realm = await do_create_realm(server, *DEV_REALM)
     for email, full_name, role in DEV_USERS:
         user = await do_create_user(
@@ -156,5 +157,6 @@ async def start_harness(pool: DatabasePool, **config_overrides: str) -> ApiHarne
 
 
 async def stop_harness(harness: ApiHarness) -> None:
+    harness.server.events.stop()
     await defer.maybeDeferred(harness.port.stopListening)
     await harness.site.drain(0)

@@ -5,9 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from zulipd.actions.message_details import MessageDetails
-from zulipd.actions.messages import flag_names
 from zulipd.avatars import gravatar_url
-from zulipd.models import Message
+from zulipd.models import Message, MessageFlag
+
+
+def flag_names(flags: int | None) -> list[str]:
+    """Zulip's flag names; a message read through shared history is read and historical."""
+    if flags is None:
+        return ["read", "historical"]
+    names = [flag.name.lower() for flag in MessageFlag if flag & flags and flag.name is not None]
+    names = [name for name in names if name not in ("is_private", "active_mobile_push_notification")]
+    if flags & (MessageFlag.STREAM_WILDCARD_MENTIONED | MessageFlag.TOPIC_WILDCARD_MENTIONED):
+        names.append("wildcard_mentioned")  # Zulip's deprecated union of the two
+    return names
 
 
 def display_recipient(message: Message, details: MessageDetails) -> Any:

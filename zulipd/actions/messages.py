@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
+from twisted.logger import Logger
 
 from zulipd.actions.message_access import access_message_txn
+from zulipd.actions.message_events import message_notice
 from zulipd.actions.narrow import Term, build_narrow, near_anchor
 from zulipd.actions.streams import (
     StreamDoesNotExist,
@@ -51,6 +53,8 @@ from zulipd.user_settings import effective_user_settings
 
 if TYPE_CHECKING:
     from zulipd.server import Server
+
+log = Logger()
 
 MAX_MESSAGE_LENGTH = 10000
 MAX_TOPIC_LENGTH = 60
@@ -104,6 +108,11 @@ class PreparedSend:
     rendered: Any
     client: str
     read_by_sender: bool
+    realm_string_id: str = ""
+    # Direct messages: the members' profiles, by id (for the message's display_recipient).
+    members: Mapping[int, UserProfile] = dataclasses.field(default_factory=dict)
+    # The sending client's (queue_id, local_id), for its local echo.
+    local_echo: tuple[str, str] | None = None
 
 
 def parse_stream_target(to: Any) -> int | str:
@@ -167,6 +176,7 @@ async def prepare_stream_message(
         rendered=render_message(content),
         client=client,
         read_by_sender=read_by_sender,
+        realm_string_id=realm.string_id,
     )
 
 
@@ -176,8 +186,8 @@ async def prepare_direct_message(
     targets = parse_direct_targets(to)
     content = check_content(content)
 
-    async def resolve(txn: Transaction) -> tuple[list[int], int]:
-        ids = {sender.id}
+    async def resolve(txn: Transaction) -> tuple[dict[int, UserProfile], int]:
+        profiles = {sender.id: sender}
         for target in targets:
             if isinstance(target, int):
                 user = await get_user_by_id_txn(txn, realm.id, target)
@@ -189,8 +199,8 @@ async def prepare_direct_message(
                     raise JsonableError(f"Invalid email '{target}'")
             if not user.is_active:
                 raise JsonableError(f"'{user.delivery_email}' is no longer using Zulip.")
-            ids.add(user.id)
-        members = sorted(ids)
+            profiles[user.id] = user
+        members = sorted(profiles)
         if len(members) == 1:
             recipient_id = await personal_recipient_txn(txn, sender.id)
         elif len(members) == 2:
@@ -198,20 +208,22 @@ async def prepare_direct_message(
             recipient_id = await personal_recipient_txn(txn, other)
         else:
             recipient_id = await direct_message_group_recipient_txn(txn, realm.id, members)
-        return members, recipient_id
+        return profiles, recipient_id
 
-    members, recipient_id = await server.pool.run_interaction("resolve recipients", resolve)
+    profiles, recipient_id = await server.pool.run_interaction("resolve recipients", resolve)
     return PreparedSend(
         realm_id=realm.id,
         sender=sender,
         recipient_id=recipient_id,
         stream=None,
-        member_ids=members,
+        member_ids=sorted(profiles),
         topic="",
         content=content,
         rendered=render_message(content),
         client=client,
         read_by_sender=read_by_sender,
+        realm_string_id=realm.string_id,
+        members=profiles,
     )
 
 
@@ -243,10 +255,19 @@ class MessageSender:
                     for _, done in batch:
                         done.errback(error)
                     continue
-                for (_, done), message in zip(batch, inserted, strict=True):
+                for (prepared, done), message in zip(batch, inserted, strict=True):
+                    self._publish(prepared, message)
                     done.callback(message)
         finally:
             self._committing = False
+
+    def _publish(self, prepared: PreparedSend, message: InsertedMessage) -> None:
+        """The message's event, to everyone who received it, before the sender hears it is sent."""
+        try:
+            self._server.events.publish(message_notice(prepared, message))
+        except Exception:
+            # The message is stored whatever happens here; its sender must hear so.
+            log.failure("Could not publish the event of message {id}", id=message.id)
 
 
 _MENTIONED = int(MessageFlag.MENTIONED)
@@ -370,17 +391,6 @@ async def access_message(server: Server, user: UserProfile, message_id: int) -> 
 
 async def newest_received_message_id(server: Server, user: UserProfile) -> int | None:
     return await server.pool.run_reads("newest received", newest_received_id_txn, user.id)
-
-
-def flag_names(flags: int | None) -> list[str]:
-    """Zulip's flag names; a message read through shared history is read and historical."""
-    if flags is None:
-        return ["read", "historical"]
-    names = [flag.name.lower() for flag in MessageFlag if flag & flags and flag.name is not None]
-    names = [name for name in names if name not in ("is_private", "active_mobile_push_notification")]
-    if flags & (MessageFlag.STREAM_WILDCARD_MENTIONED | MessageFlag.TOPIC_WILDCARD_MENTIONED):
-        names.append("wildcard_mentioned")  # Zulip's deprecated union of the two
-    return names
 
 
 def recipient_kind(message: Message) -> RecipientType:

@@ -70,6 +70,8 @@ class Route:
     access: str
     api_only: bool
     allow_incoming_webhook: bool
+    # Whether the per-user API rate limit counts calls to the route.
+    rate_limited: bool = True
 
 
 class ApiRouter:
@@ -84,6 +86,7 @@ class ApiRouter:
         access: str = AUTHENTICATED,
         api_only: bool = False,
         allow_incoming_webhook: bool = False,
+        rate_limited: bool = True,
         extra_params: Sequence[ParamSpec] = (),
     ) -> Callable[[HandlerT], HandlerT]:
         """Register a handler. ``extra_params`` (e.g. a settings table) arrive as more keyword arguments."""
@@ -99,6 +102,7 @@ class ApiRouter:
                     access=access,
                     api_only=api_only,
                     allow_incoming_webhook=allow_incoming_webhook,
+                    rate_limited=rate_limited,
                 )
             )
             return handler
@@ -355,7 +359,8 @@ class ApiResource(resource.Resource):
             ctx.user = await self._server.authenticator.authenticate(ctx, parsed)
             if ctx.user.is_incoming_webhook and not route.allow_incoming_webhook:
                 raise JsonableError("This API is not available to incoming webhook bots.")
-            headers.update(await limits.check_user(ctx.user.id))
+            if route.rate_limited:
+                headers.update(await limits.check_user(ctx.user.id))
         else:
             headers.update(await limits.check_ip(ctx.client_ip))
         values, used = extract_parameters(route.params, parsed.body, parsed.query, path_values)

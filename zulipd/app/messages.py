@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Annotated, Any
 
@@ -65,6 +66,8 @@ async def send_message(
         )
     else:
         raise JsonableError("Invalid message type")
+    if queue_id is not None and local_id is not None:
+        prepared = dataclasses.replace(prepared, local_echo=(queue_id, local_id))
     sent = await ctx.server.message_sender.send(prepared)
     if sent.new_visibility_policy is None:
         return {"id": sent.id}

@@ -89,3 +89,13 @@ async def get_user_presence(ctx: ApiRequest, *, user_id_or_email: str) -> Payloa
             name: {"status": entry["status"], "timestamp": entry["timestamp"]} for name, entry in entries.items()
         }
     }
+
+
+async def register_presence_state(ctx: ApiRequest, *, slim: bool) -> Payload:
+    """POST /register's presence state: by user id when ``slim_presence``, else by email, as in Zulip."""
+    found = await actions.fetch_realm_presence(ctx.server, ctx.requester)
+    return {
+        "presences": _presences(ctx, found, modern=slim),
+        "server_timestamp": found.server_timestamp,
+        "presence_last_update_id": found.last_update_id,
+    }

@@ -175,6 +175,24 @@ class LoadBalancerSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class EventsSection:
+    """Real-time event queues (POST /register, GET /events)."""
+
+    shards: int = setting(
+        1,
+        Integer(1, 1024),
+        "How many shards hold the event queues; a user's queues live in shard user_id % shards. "
+        "This process owns them all.",
+    )
+    queue_timeout: float = setting(
+        600.0,
+        Seconds(10, 7 * 24 * 3600),
+        "How long a queue lives without a client polling it before it is collected, unless the client "
+        "asked for longer with queue_lifespan_secs (up to 7 days).",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -186,6 +204,7 @@ class Config:
     auth: AuthSection = dataclasses.field(default_factory=AuthSection)
     redis: RedisSection = dataclasses.field(default_factory=RedisSection)
     ratelimit: RateLimitSection = dataclasses.field(default_factory=RateLimitSection)
+    events: EventsSection = dataclasses.field(default_factory=EventsSection)
     # The file this configuration came from, if any.
     source: str | None = None
 
@@ -199,4 +218,5 @@ SECTIONS: dict[str, type[Any]] = {
     "auth": AuthSection,
     "redis": RedisSection,
     "ratelimit": RateLimitSection,
+    "events": EventsSection,
 }

@@ -63,10 +63,12 @@ class InsertedMessage:
     date_sent: datetime
     # The sender's new visibility policy for the topic, when sending changed it.
     new_visibility_policy: int | None
+    # (user id, flags) of every user row written, by user id.
+    receivers: list[tuple[int, int]]
 
 
 async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) -> list[InsertedMessage]:
-    """Insert messages and all their user rows in one statement; return each one's id, in order.
+    """Insert messages and all their user rows in one statement; return each one's id and receivers, in order.
 
     A channel's subscribers are read inside the statement, so thousands of user ids
     never travel to zulipd and back. The statement also records a channel's first
@@ -139,6 +141,12 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
                INSERT INTO user_message (user_id, message_id, flags)
                SELECT receivers.user_id, numbered.id, numbered.flags_for_all | coalesce(extra.flags, 0)
                FROM receivers JOIN numbered USING (position) LEFT JOIN extra USING (position, user_id)
+               RETURNING user_id, message_id, flags
+           ),
+           received AS (
+               SELECT message_id, array_agg(user_id ORDER BY user_id) AS user_ids,
+                      array_agg(flags ORDER BY user_id) AS flags
+               FROM user_rows GROUP BY message_id
            ),
            first_messages AS (
                UPDATE stream SET first_message_id = first.id
@@ -177,8 +185,9 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
                      AND NOT (excluded.visibility_policy = 2 AND user_topic.visibility_policy = 3)
                RETURNING user_id, stream_id, lower(topic_name) AS topic, visibility_policy
            )
-           SELECT numbered.id, numbered.date_sent, changed.visibility_policy
+           SELECT numbered.id, numbered.date_sent, changed.visibility_policy, received.user_ids, received.flags
            FROM numbered
+           JOIN received ON received.message_id = numbered.id
            LEFT JOIN visibility ON visibility.position = numbered.position
            LEFT JOIN visibility_changes changed ON changed.user_id = visibility.sender_id
                 AND changed.stream_id = visibility.stream_id AND changed.topic = lower(visibility.subject)
@@ -192,7 +201,7 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
             number_array(extra_flags),
         ),
     )
-    return [InsertedMessage(row[0], row[1], row[2]) for row in rows]
+    return [InsertedMessage(row[0], row[1], row[2], list(zip(row[3], row[4], strict=True))) for row in rows]
 
 
 async def get_messages_txn(txn: Transaction, message_ids: Sequence[int]) -> list[Message]:
@@ -439,3 +448,11 @@ async def newest_received_id_txn(txn: Transaction, user_id: int) -> int | None:
     """The highest id among the messages the user has a row for (the user_message primary key serves it)."""
     row = await txn.fetch_one("SELECT max(message_id) FROM user_message WHERE user_id = %s", (user_id,))
     return None if row is None or row[0] is None else int(row[0])
+
+
+async def starred_message_ids_txn(txn: Transaction, user_id: int) -> list[int]:
+    """The ids of the user's starred messages, oldest first (the starred partial index serves it)."""
+    rows = await txn.fetch_all(
+        "SELECT message_id FROM user_message WHERE user_id = %s AND flags & 2 <> 0 ORDER BY message_id", (user_id,)
+    )
+    return [int(row[0]) for row in rows]

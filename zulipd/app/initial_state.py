@@ -1,0 +1,164 @@
+"""What POST /register returns besides the queue: the state of each fetched event type.
+
+Each type's state is what the matching GET route answers, under the keys the
+spec gives for it; the events that follow describe changes to exactly that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from zulipd.actions import streams as stream_actions
+from zulipd.actions.messages import newest_received_message_id
+from zulipd.actions.users import api_email
+from zulipd.app import groups, presence, streams, users
+from zulipd.app.api import ApiRequest, Payload
+from zulipd.storage.messages import starred_message_ids_txn
+from zulipd.storage.user_topics import user_topics_txn
+from zulipd.user_settings import effective_user_settings
+
+
+@dataclass(frozen=True)
+class StateRequest:
+    """The register parameters that shape the state."""
+
+    client_gravatar: bool
+    include_subscribers: bool
+    slim_presence: bool
+
+
+StateFetcher = Callable[[ApiRequest, StateRequest], Awaitable[Payload]]
+
+
+async def _message(ctx: ApiRequest, request: StateRequest) -> Payload:
+    newest = await newest_received_message_id(ctx.server, ctx.requester)
+    return {"max_message_id": -1 if newest is None else newest}
+
+
+async def _realm_user(ctx: ApiRequest, request: StateRequest) -> Payload:
+    everyone = (await users.get_users(ctx, client_gravatar=request.client_gravatar))["members"]
+    me = ctx.requester
+    return {
+        "realm_users": [user for user in everyone if user["is_active"]],
+        "realm_non_active_users": [user for user in everyone if not user["is_active"]],
+        "user_id": me.id,
+        "email": api_email(me, ctx.server.realms.email_domain(ctx.requester_realm)),
+        "delivery_email": me.delivery_email,
+        "full_name": me.full_name,
+        "is_admin": me.is_realm_admin,
+        "is_owner": me.is_owner,
+        "is_moderator": me.is_moderator,
+        "is_guest": me.is_guest,
+    }
+
+
+async def _subscription(ctx: ApiRequest, request: StateRequest) -> Payload:
+    subscribed = await streams.get_subscriptions(ctx, include_subscribers=request.include_subscribers)
+    user = ctx.requester
+    subscriptions = await stream_actions.subscriptions_by_recipient(ctx.server, user)
+    others = sorted(
+        (
+            stream
+            for stream, stream_access in await stream_actions.visible_streams(ctx.server, user)
+            if not stream_access.subscribed and not stream.deactivated
+        ),
+        key=lambda stream: (stream.name.lower(), stream.id),
+    )
+    settings = await stream_actions.api_channel_settings(ctx.server, ctx.requester_realm, others)
+    subscribers = (
+        await stream_actions.subscriber_ids(ctx.server, others) if request.include_subscribers and others else {}
+    )
+    unsubscribed, never_subscribed = [], []
+    for stream in others:
+        members = subscribers.get(stream.id) if request.include_subscribers else None
+        former = subscriptions.get(stream.recipient_id)
+        if former is not None:
+            unsubscribed.append(streams.subscription_payload(stream, settings[stream.id], former, members))
+        else:
+            entry = streams.stream_payload(stream, settings[stream.id])
+            if members is not None:
+                entry["subscribers"] = members
+            never_subscribed.append(entry)
+    return {
+        "subscriptions": subscribed["subscriptions"],
+        "unsubscribed": unsubscribed,
+        "never_subscribed": never_subscribed,
+    }
+
+
+async def _stream(ctx: ApiRequest, request: StateRequest) -> Payload:
+    return await streams.get_streams(ctx)
+
+
+async def _default_streams(ctx: ApiRequest, request: StateRequest) -> Payload:
+    chosen = (await streams.get_streams(ctx, include_default=True, include_all=True))["streams"]
+    return {"realm_default_streams": [{**stream, "is_default": True} for stream in chosen if stream["is_default"]]}
+
+
+async def _realm_user_groups(ctx: ApiRequest, request: StateRequest) -> Payload:
+    return {"realm_user_groups": (await groups.get_user_groups(ctx))["user_groups"]}
+
+
+async def _presence(ctx: ApiRequest, request: StateRequest) -> Payload:
+    return await presence.register_presence_state(ctx, slim=request.slim_presence)
+
+
+async def _user_topic(ctx: ApiRequest, request: StateRequest) -> Payload:
+    rows = await ctx.server.pool.run_reads("user topics", user_topics_txn, ctx.requester.id)
+    return {
+        "user_topics": [
+            {
+                "stream_id": row.stream_id,
+                "topic_name": row.topic_name,
+                "visibility_policy": row.visibility_policy,
+                "last_updated": int(row.last_updated.timestamp()),
+            }
+            for row in rows
+        ]
+    }
+
+
+async def _user_settings(ctx: ApiRequest, request: StateRequest) -> Payload:
+    return {"user_settings": effective_user_settings(ctx.requester.settings)}
+
+
+async def _starred_messages(ctx: ApiRequest, request: StateRequest) -> Payload:
+    ids = await ctx.server.pool.run_reads("starred messages", starred_message_ids_txn, ctx.requester.id)
+    return {"starred_messages": ids}
+
+
+async def _alert_words(ctx: ApiRequest, request: StateRequest) -> Payload:
+    # Alert words cannot be set yet (they come with the Markdown work), so everyone has none.
+    return {"alert_words": []}
+
+
+async def _muted_users(ctx: ApiRequest, request: StateRequest) -> Payload:
+    # Muting users is not served yet, so nobody has muted anyone.
+    return {"muted_users": []}
+
+
+FETCHERS: dict[str, StateFetcher] = {
+    "message": _message,
+    "realm_user": _realm_user,
+    "subscription": _subscription,
+    "stream": _stream,
+    "default_streams": _default_streams,
+    "realm_user_groups": _realm_user_groups,
+    "presence": _presence,
+    "user_topic": _user_topic,
+    "user_settings": _user_settings,
+    "starred_messages": _starred_messages,
+    "alert_words": _alert_words,
+    "muted_users": _muted_users,
+}
+
+
+async def fetch_initial_state(ctx: ApiRequest, types: list[str] | None, request: StateRequest) -> dict[str, Any]:
+    """The state of ``types`` (every type zulipd serves, when None); unknown types are ignored, as in Zulip."""
+    state: dict[str, Any] = {}
+    for name, fetch in FETCHERS.items():
+        if types is None or name in types:
+            state.update(await fetch(ctx, request))
+    return state

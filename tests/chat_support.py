@@ -288,3 +288,18 @@ async def set_realm(api: ApiHarness, **settings: Any) -> None:
     """Change organization settings, as an administrator (every value JSON-encoded, strings too)."""
     encoded = {name: json.dumps(value) for name, value in settings.items()}
     success(await api.call("PATCH", "realm", encoded, as_user=IAGO))
+
+
+# --- event queues ---------------------------------------------------------------------------------------
+
+
+async def register(api: ApiHarness, email: str, **params: Any) -> dict[str, Any]:
+    """POST /register as ``email``; the answer, checked against the spec."""
+    return success(await call(api, "POST", "register", params, as_user=email))
+
+
+async def queued_events(api: ApiHarness, email: str, queue_id: str, last_event_id: int = -1) -> list[dict[str, Any]]:
+    """The events of a queue after ``last_event_id``, without waiting (GET /events with dont_block)."""
+    query = {"queue_id": queue_id, "last_event_id": last_event_id, "dont_block": True}
+    events: list[dict[str, Any]] = success(await call(api, "GET", "events", query, as_user=email))["events"]
+    return events

@@ -15,6 +15,8 @@ from tests.chat_support import (
     assert_error,
     call,
     create_channel,
+    queued_events,
+    register,
     send_direct,
     send_stream,
     success,
@@ -24,18 +26,9 @@ from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
 
 
-async def register(api: ApiHarness, email: str, **params: Any) -> dict[str, Any]:
-    return success(await call(api, "POST", "register", params, as_user=email))
-
-
 async def poll(api: ApiHarness, email: str, queue_id: str, last_event_id: int, **params: Any) -> dict[str, Any]:
     query = {"queue_id": queue_id, "last_event_id": last_event_id, **params}
     return success(await call(api, "GET", "events", query, as_user=email))
-
-
-async def events_now(api: ApiHarness, email: str, queue_id: str, last_event_id: int = -1) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = (await poll(api, email, queue_id, last_event_id, dont_block=True))["events"]
-    return events
 
 
 @async_test
@@ -62,7 +55,7 @@ async def test_a_message_reaches_the_queues_of_its_receivers_only(api: ApiHarnes
     hamlet = await register(api, HAMLET, event_types=["message"])
     othello = await register(api, OTHELLO, event_types=["message"])
     message_id = await send_stream(api, CORDELIA, "garden", "roses", "in bloom")
-    events = await events_now(api, HAMLET, hamlet["queue_id"])
+    events = await queued_events(api, HAMLET, hamlet["queue_id"])
     assert [event["type"] for event in events] == ["message"]
     event = events[0]
     assert event["id"] == 0
@@ -72,7 +65,7 @@ async def test_a_message_reaches_the_queues_of_its_receivers_only(api: ApiHarnes
     assert event["message"]["display_recipient"] == "garden"
     assert event["flags"] == []
     # Othello is not subscribed to garden.
-    assert await events_now(api, OTHELLO, othello["queue_id"]) == []
+    assert await queued_events(api, OTHELLO, othello["queue_id"]) == []
 
 
 @async_test
@@ -89,17 +82,17 @@ async def test_a_parked_request_returns_when_the_message_arrives(api: ApiHarness
     assert event["message"]["content"] == "<p>psst</p>"
     assert event["flags"] == []
     # The sender's own queue sees its message as read.
-    assert (await events_now(api, HAMLET, queue["queue_id"], 0)) == []
+    assert (await queued_events(api, HAMLET, queue["queue_id"], 0)) == []
 
 
 @async_test
 async def test_acknowledged_events_are_pruned_and_ids_count_up(api: ApiHarness) -> None:
     queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
     sent = [await send_direct(api, CORDELIA, [HAMLET], f"number {n}") for n in range(3)]
-    events = await events_now(api, HAMLET, queue_id)
+    events = await queued_events(api, HAMLET, queue_id)
     assert [event["id"] for event in events] == [0, 1, 2]
     assert [event["message"]["id"] for event in events] == sent
-    assert [event["id"] for event in await events_now(api, HAMLET, queue_id, 1)] == [2]
+    assert [event["id"] for event in await queued_events(api, HAMLET, queue_id, 1)] == [2]
     response = await call(api, "GET", "events", {"queue_id": queue_id, "last_event_id": 0, "dont_block": True},
                           as_user=HAMLET)  # fmt: skip
     assert_error(response, "An event newer than 0 has already been pruned!")
@@ -138,8 +131,8 @@ async def test_narrowed_queues_get_matching_messages_only(api: ApiHarness) -> No
     roses = await send_stream(api, CORDELIA, "garden", "roses", "red")
     await send_stream(api, CORDELIA, "garden", "tulips", "yellow")
     direct = await send_direct(api, CORDELIA, [HAMLET], "hi")
-    assert [e["message"]["id"] for e in await events_now(api, HAMLET, topic_queue)] == [roses]
-    assert [e["message"]["id"] for e in await events_now(api, HAMLET, dm_queue)] == [direct]
+    assert [e["message"]["id"] for e in await queued_events(api, HAMLET, topic_queue)] == [roses]
+    assert [e["message"]["id"] for e in await queued_events(api, HAMLET, dm_queue)] == [direct]
     for narrow, msg in (([["search", "x"]], "Operator search not supported."),
                         ([["is", "followed"]], "Operand followed not supported."),
                         (["channel"], "Invalid narrow")):  # fmt: skip
@@ -153,7 +146,7 @@ async def test_all_public_streams_sees_channels_one_is_not_in(api: ApiHarness) -
     queue_id = (await register(api, HAMLET, all_public_streams=True, event_types=["message"]))["queue_id"]
     public = await send_stream(api, CORDELIA, "garden", "roses", "red")
     await send_stream(api, CORDELIA, "vault", "gold", "secret")
-    assert [e["message"]["id"] for e in await events_now(api, HAMLET, queue_id)] == [public]
+    assert [e["message"]["id"] for e in await queued_events(api, HAMLET, queue_id)] == [public]
     response = await call(api, "POST", "register", {"all_public_streams": True}, as_user=POLONIUS)
     assert_error(response, "User not authorized for this query")
 
@@ -171,6 +164,6 @@ async def test_local_echo_reaches_the_sending_queue_only(api: ApiHarness) -> Non
     (echoed,) = body["events"]
     assert echoed.pop("local_message_id") == "12.01"
     assert_valid("GET", "events", 200, body)
-    (plain,) = await events_now(api, HAMLET, second)
+    (plain,) = await queued_events(api, HAMLET, second)
     assert "local_message_id" not in plain
     assert echoed["flags"] == ["read"]

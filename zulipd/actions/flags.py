@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zulipd.actions.message_access import InvalidMessage
 from zulipd.actions.messages import LARGER_THAN_MAX_MESSAGE_ID, NO_TOPIC
 from zulipd.actions.narrow import Term, build_narrow
+from zulipd.actions.notify import publish_flags
 from zulipd.actions.streams import StreamDoesNotExist, access, get_visible_stream, invalid_stream_id
 from zulipd.errors import JsonableError
 from zulipd.models import MessageFlag, Stream, UserProfile
@@ -24,6 +25,7 @@ from zulipd.storage.message_updates import (
     mark_read_txn,
     message_recipients_txn,
     subscribed_recipient_ids_txn,
+    unread_details_txn,
     user_has_topic_rows_txn,
 )
 from zulipd.storage.messages import (
@@ -159,7 +161,30 @@ async def _readable_through_history(txn: Transaction, user: UserProfile, ids: li
 async def do_update_message_flags(
     server: Server, user: UserProfile, update: FlagUpdate, message_ids: Sequence[int]
 ) -> FlagResult:
-    return await server.pool.run_interaction("update message flags", update_flags_txn, user, update, message_ids)
+    async def run(txn: Transaction) -> tuple[FlagResult, dict[str, Any] | None]:
+        result = await update_flags_txn(txn, user, update, message_ids)
+        return result, await _unread_details(txn, user, update, result)
+
+    result, details = await server.pool.run_interaction("update message flags", run)
+    _publish(server, user, update, result, details)
+    return result
+
+
+async def _unread_details(
+    txn: Transaction, user: UserProfile, update: FlagUpdate, result: FlagResult
+) -> dict[str, Any] | None:
+    """Marking unread: Zulip's message_details, read with the change."""
+    if not update.marks_unread or not result.changed:
+        return None
+    return await unread_details_txn(txn, user.id, result.changed)
+
+
+def _publish(
+    server: Server, user: UserProfile, update: FlagUpdate, result: FlagResult, details: dict[str, Any] | None
+) -> None:
+    flag = next(name for name, value in EDITABLE_FLAGS.items() if value == update.flag)
+    op = "add" if update.add else "remove"
+    publish_flags(server, user.id, op, flag, result.changed, message_details=details)
 
 
 @dataclasses.dataclass
@@ -168,6 +193,7 @@ class NarrowFlagResult:
     result: FlagResult
     found_oldest: bool
     found_newest: bool
+    message_details: dict[str, Any] | None = None
 
 
 def bounded_range(num_before: int, num_after: int) -> tuple[int, int]:
@@ -206,9 +232,12 @@ async def do_update_flags_for_narrow(
             result=result,
             found_oldest=len(before) < num_before or anchor_id == 0,
             found_newest=len(after_anchor) < num_after or anchor_id == LARGER_THAN_MAX_MESSAGE_ID,
+            message_details=await _unread_details(txn, user, update, result),
         )
 
-    return await server.pool.run_interaction("update flags for narrow", run)
+    done = await server.pool.run_interaction("update flags for narrow", run)
+    _publish(server, user, update, done.result, done.message_details)
+    return done
 
 
 async def _anchor_id(txn: Transaction, narrow: NarrowSql, anchor: int | str) -> int:
@@ -224,8 +253,10 @@ async def _anchor_id(txn: Transaction, narrow: NarrowSql, anchor: int | str) -> 
     raise JsonableError("Invalid anchor")
 
 
-async def do_mark_all_as_read(server: Server, user: UserProfile) -> int:
-    return await server.pool.run_interaction("mark all as read", mark_read_txn, user.id, None, None)
+async def do_mark_all_as_read(server: Server, user: UserProfile) -> list[int]:
+    changed = await server.pool.run_interaction("mark all as read", mark_read_txn, user.id, None, None)
+    publish_flags(server, user.id, "add", "read", changed)
+    return changed
 
 
 async def readable_stream(server: Server, user: UserProfile, stream_id: int) -> Stream:
@@ -239,19 +270,25 @@ async def readable_stream(server: Server, user: UserProfile, stream_id: int) -> 
     return stream
 
 
-async def do_mark_stream_as_read(server: Server, user: UserProfile, stream_id: int) -> int:
+async def do_mark_stream_as_read(server: Server, user: UserProfile, stream_id: int) -> list[int]:
     stream = await readable_stream(server, user, stream_id)
-    return await server.pool.run_interaction("mark stream as read", mark_read_txn, user.id, stream.recipient_id, None)
+    changed = await server.pool.run_interaction(
+        "mark stream as read", mark_read_txn, user.id, stream.recipient_id, None
+    )
+    publish_flags(server, user.id, "add", "read", changed)
+    return changed
 
 
-async def do_mark_topic_as_read(server: Server, user: UserProfile, stream_id: int, topic_name: str) -> int:
+async def do_mark_topic_as_read(server: Server, user: UserProfile, stream_id: int, topic_name: str) -> list[int]:
     stream = await readable_stream(server, user, stream_id)
     # The empty topic is stored under its display name, as sending does.
     topic = topic_name.strip() or NO_TOPIC
 
-    async def mark(txn: Transaction) -> int:
+    async def mark(txn: Transaction) -> list[int]:
         if not await user_has_topic_rows_txn(txn, user.id, stream.recipient_id, topic):
             raise JsonableError(f"No such topic '{topic_name}'")
         return await mark_read_txn(txn, user.id, stream.recipient_id, topic)
 
-    return await server.pool.run_interaction("mark topic as read", mark)
+    changed = await server.pool.run_interaction("mark topic as read", mark)
+    publish_flags(server, user.id, "add", "read", changed)
+    return changed

@@ -14,7 +14,7 @@ from zulipd.actions.streams import Access, access
 from zulipd.errors import JsonableError
 from zulipd.models import Message, Stream, UserProfile
 from zulipd.storage.message_updates import lock_message_txn
-from zulipd.storage.messages import get_messages_txn, user_flags_txn
+from zulipd.storage.messages import get_messages_txn, message_audience_txn, user_flags_txn
 from zulipd.storage.pool import Transaction
 from zulipd.storage.streams import get_stream_by_recipient_txn, get_subscription_txn
 
@@ -63,3 +63,10 @@ async def access_message_txn(
     if modifying and stream is not None and stream.deactivated:
         raise InvalidMessage()
     return AccessedMessage(message, flags, stream, stream_access)
+
+
+async def audience_txn(txn: Transaction, accessed: AccessedMessage) -> list[int]:
+    """Who hears of a change to the message: everyone who may read it now."""
+    stream = accessed.stream
+    shared = stream.recipient_id if stream is not None and stream.history_public_to_subscribers else None
+    return await message_audience_txn(txn, [accessed.message.id], shared)

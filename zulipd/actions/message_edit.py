@@ -25,9 +25,10 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from zulipd.actions.message_access import AccessedMessage, access_message_txn
+from zulipd.actions.message_access import AccessedMessage, access_message_txn, audience_txn
 from zulipd.actions.messages import NO_TOPIC, check_content, check_topic
 from zulipd.actions.narrow import RESOLVED_PREFIX
+from zulipd.actions.notify import publish
 from zulipd.actions.streams import Access, access, check_can_post, invalid_stream_id
 from zulipd.errors import JsonableError
 from zulipd.models import Message, MessageFlag, Realm, Role, Stream, UserProfile
@@ -390,8 +391,9 @@ async def _move_user_rows(txn: Transaction, moved_ids: list[int], source: Stream
 async def do_delete_message(server: Server, user: UserProfile, realm: Realm, message_id: int) -> None:
     now = clock_now(server)
 
-    async def delete(txn: Transaction) -> None:
-        message = (await access_message_txn(txn, user, message_id, lock=True, modifying=True)).message
+    async def delete(txn: Transaction) -> tuple[Message, Stream | None, list[int]]:
+        accessed = await access_message_txn(txn, user, message_id, lock=True, modifying=True)
+        message = accessed.message
         if not user.is_realm_admin:
             if message.sender_id != user.id:
                 sender = await get_user_by_id_txn(txn, realm.id, message.sender_id)
@@ -400,10 +402,20 @@ async def do_delete_message(server: Server, user: UserProfile, realm: Realm, mes
             limit = time_limit(realm, "message_content_delete_limit_seconds")
             if limit is not None and _age_seconds(message, now) > limit:
                 raise JsonableError("The time limit for deleting this message has passed")
+        audience = await audience_txn(txn, accessed)
         if not await delete_message_txn(txn, message.id):
             raise JsonableError("Message already deleted")
+        return message, accessed.stream, audience
 
-    await server.pool.run_interaction("delete message", delete)
+    message, stream, audience = await server.pool.run_interaction("delete message", delete)
+    event: dict[str, Any] = {
+        "type": "delete_message",
+        "message_type": "stream" if stream is not None else "private",
+        "message_ids": [message.id],
+    }
+    if stream is not None:
+        event.update({"stream_id": stream.id, "topic": message.subject})
+    publish(server, event, audience)
 
 
 async def message_history(server: Server, user: UserProfile, realm: Realm, message_id: int) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from twisted.logger import Logger
 from zulipd.actions.message_access import access_message_txn
 from zulipd.actions.message_events import message_notice
 from zulipd.actions.narrow import Term, build_narrow, near_anchor
+from zulipd.actions.notify import publish_user_topic
 from zulipd.actions.streams import (
     StreamDoesNotExist,
     check_can_post,
@@ -265,6 +266,11 @@ class MessageSender:
         """The message's event, to everyone who received it, before the sender hears it is sent."""
         try:
             self._server.events.publish(message_notice(prepared, message))
+            if message.new_visibility_policy is not None and prepared.stream is not None:
+                publish_user_topic(
+                    self._server, prepared.sender.id, prepared.stream.id, prepared.topic,
+                    message.new_visibility_policy, message.date_sent,
+                )  # fmt: skip
         except Exception:
             # The message is stored whatever happens here; its sender must hear so.
             log.failure("Could not publish the event of message {id}", id=message.id)

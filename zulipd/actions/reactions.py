@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import emoji
 
-from zulipd.actions.message_access import access_message_txn
+from zulipd.actions.message_access import access_message_txn, audience_txn
+from zulipd.actions.notify import publish
 from zulipd.errors import JsonableError
 from zulipd.models import MessageFlag, UserProfile
 from zulipd.storage.messages import add_historical_rows_txn
@@ -138,7 +139,7 @@ async def do_add_reaction(
     emoji_code: str | None,
     reaction_type: str | None,
 ) -> None:
-    async def add(txn: Transaction) -> None:
+    async def add(txn: Transaction) -> tuple[str, str, str, list[int]]:
         accessed = await access_message_txn(txn, user, message_id, lock=True, modifying=True)
         code, kind = emoji_code, reaction_type
         if code is None or kind is None:
@@ -157,8 +158,10 @@ async def do_add_reaction(
             await add_historical_rows_txn(txn, user.id, [message_id], HISTORICAL_FLAGS)
         if not await insert_reaction_txn(txn, message_id, user.id, name, code, kind):
             raise ReactionAlreadyExists()
+        return name, code, kind, await audience_txn(txn, accessed)
 
-    await server.pool.run_interaction("add reaction", add)
+    name, code, kind, audience = await server.pool.run_interaction("add reaction", add)
+    publish(server, reaction_event("add", user, message_id, name, code, kind), audience)
 
 
 async def do_remove_reaction(
@@ -171,8 +174,8 @@ async def do_remove_reaction(
 ) -> None:
     """Remove the user's reaction; the emoji need not be valid any more (a custom one may be deactivated)."""
 
-    async def remove(txn: Transaction) -> None:
-        await access_message_txn(txn, user, message_id, lock=True, modifying=True)
+    async def remove(txn: Transaction) -> tuple[str, str, str, list[int]]:
+        accessed = await access_message_txn(txn, user, message_id, lock=True, modifying=True)
         code, kind = emoji_code, reaction_type
         if code is None:
             if emoji_name is None:
@@ -180,7 +183,23 @@ async def do_remove_reaction(
             data = await emoji_data_txn(txn, user.realm_id, emoji_name)
             code = data.emoji_code
             kind = data.reaction_type if kind is None else kind
-        if not await delete_reaction_txn(txn, message_id, user.id, code, kind or UNICODE_EMOJI):
+        removed_name = await delete_reaction_txn(txn, message_id, user.id, code, kind or UNICODE_EMOJI)
+        if removed_name is None:
             raise ReactionDoesNotExist()
+        return removed_name, code, kind or UNICODE_EMOJI, await audience_txn(txn, accessed)
 
-    await server.pool.run_interaction("remove reaction", remove)
+    name, code, kind, audience = await server.pool.run_interaction("remove reaction", remove)
+    publish(server, reaction_event("remove", user, message_id, name, code, kind), audience)
+
+
+def reaction_event(op: str, user: UserProfile, message_id: int, name: str, code: str, kind: str) -> dict[str, object]:
+    return {
+        "type": "reaction",
+        "op": op,
+        "message_id": message_id,
+        "emoji_name": name,
+        "emoji_code": code,
+        "reaction_type": kind,
+        "user_id": user.id,
+        "user": {"user_id": user.id, "email": user.email, "full_name": user.full_name},
+    }

@@ -2,10 +2,9 @@
 
 A notice is allowed exactly where its message would be: the sender must be
 able to post to the channel, or to message every recipient, or to edit the
-message. The notice is then validated and accepted, and goes no further yet:
-delivering it (Zulip's ``typing`` and ``typing_edit_message`` events, carrying
-``op``, to the recipients who have ``receives_typing_notifications``) comes
-with the events system, at the end of each ``check_send_*`` function.
+message. Composing notices become ``typing`` events for the users who have
+``receives_typing_notifications``; notices of editing a message are checked
+and accepted, but their ``typing_edit_message`` events are not sent yet.
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ from typing import TYPE_CHECKING, Literal
 
 from zulipd.actions.message_access import InvalidMessage
 from zulipd.actions.messages import MAX_TOPIC_LENGTH, access_message
-from zulipd.actions.streams import access, check_can_post, invalid_stream_id
+from zulipd.actions.notify import publish
+from zulipd.actions.streams import access, check_can_post, invalid_stream_id, subscriber_ids
 from zulipd.actions.users import api_email
 from zulipd.errors import JsonableError
 from zulipd.models import Message, Realm, Stream, Subscription, UserProfile
@@ -78,7 +78,6 @@ async def check_send_stream_typing(
     if not stream_access.visible:
         raise invalid_stream_id()
     check_can_post(sender, stream, stream_access)
-    # Validated and accepted: the "typing" event to the channel's subscribers comes with the events system.
     return stream
 
 
@@ -103,8 +102,55 @@ async def check_send_direct_typing(
         if not user.is_active:
             email = api_email(user, server.realms.email_domain(realm))
             raise JsonableError(f"'{email}' is no longer using Zulip.")
-    # Validated and accepted: the "typing" event to these users comes with the events system.
     return wanted
+
+
+# Zulip sends no notices of typing to a channel with more subscribers than this.
+MAX_CHANNEL_SIZE_FOR_TYPING = 100
+
+
+def _receives_typing(user: UserProfile) -> bool:
+    return user.is_active and bool(user.settings.get("receives_typing_notifications", True))
+
+
+def _person(user: UserProfile) -> dict[str, object]:
+    return {"user_id": user.id, "email": user.email}
+
+
+async def do_send_direct_typing(
+    server: Server, sender: UserProfile, realm: Realm, op: TypingOp, to: list[int] | None
+) -> None:
+    """Tell everyone in the conversation (the sender too, as Zulip does) that the sender is typing."""
+    wanted = await check_send_direct_typing(server, sender, realm, op, to)
+    users = await server.pool.run_reads("typing recipients", get_users_by_ids_txn, wanted)
+    event = {
+        "type": "typing",
+        "op": op,
+        "message_type": "direct",
+        "sender": _person(sender),
+        "recipients": [_person(users[user_id]) for user_id in wanted],
+    }
+    publish(server, event, [user_id for user_id in wanted if _receives_typing(users[user_id])])
+
+
+async def do_send_stream_typing(
+    server: Server, sender: UserProfile, op: TypingOp, stream_id: int | None, topic: str | None
+) -> None:
+    """Tell the channel's subscribers, unless it has too many for that to be useful."""
+    stream = await check_send_stream_typing(server, sender, op, stream_id, topic)
+    subscribers = (await subscriber_ids(server, [stream]))[stream.id]
+    if len(subscribers) > MAX_CHANNEL_SIZE_FOR_TYPING:
+        return
+    users = await server.pool.run_reads("typing subscribers", get_users_by_ids_txn, subscribers)
+    event = {
+        "type": "typing",
+        "op": op,
+        "message_type": "stream",
+        "sender": _person(sender),
+        "stream_id": stream.id,
+        "topic": check_typing_topic(topic or ""),
+    }
+    publish(server, event, [user.id for user in users.values() if _receives_typing(user)])
 
 
 async def check_send_message_edit_typing(

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from zulipd.actions.messages import MAX_TOPIC_LENGTH, NO_TOPIC
+from zulipd.actions.notify import publish_user_topic
 from zulipd.actions.streams import access
 from zulipd.errors import JsonableError
 from zulipd.models import Stream, UserProfile
@@ -72,7 +73,7 @@ async def do_set_user_topic_visibility_policy(
     topic_name = check_user_topic_name(topic)
     now = datetime.fromtimestamp(server.clock.seconds(), UTC)
 
-    async def change(txn: Transaction) -> bool:
+    async def change(txn: Transaction) -> tuple[int, bool]:
         stream: Stream | None = None
         if stream_id is not None:
             if 0 < stream_id <= _INTEGER_MAX:
@@ -87,6 +88,9 @@ async def do_set_user_topic_visibility_policy(
             policy == VisibilityPolicy.INHERIT and await has_user_topics_in_stream_txn(txn, user.id, stream.id)
         ):
             raise no_access_error
-        return await set_user_topic_txn(txn, user.id, stream.id, topic_name, int(policy), now)
+        return stream.id, await set_user_topic_txn(txn, user.id, stream.id, topic_name, int(policy), now)
 
-    return await server.pool.run_interaction("user topic", change)
+    changed_stream_id, changed = await server.pool.run_interaction("user topic", change)
+    if changed:
+        publish_user_topic(server, user.id, changed_stream_id, topic_name, int(policy), now)
+    return changed

@@ -26,9 +26,9 @@ async def set_typing_status(
     topic: Annotated[str | None, ApiParam(aliases=("subject",))] = None,
 ) -> Payload:
     if type == "direct":
-        await actions.check_send_direct_typing(ctx.server, ctx.requester, ctx.requester_realm, op, to)
+        await actions.do_send_direct_typing(ctx.server, ctx.requester, ctx.requester_realm, op, to)
     else:
-        await actions.check_send_stream_typing(ctx.server, ctx.requester, op, stream_id, topic)
+        await actions.do_send_stream_typing(ctx.server, ctx.requester, op, stream_id, topic)
     return {}
 
 

@@ -124,11 +124,21 @@ class EventQueue:
         return event_id
 
     def push_notice(self, notice: Notice) -> int:
+        if notice.event.type == "delete_message" and "bulk_message_deletion" not in self.options.capabilities:
+            return self._push_legacy_deletions(notice.event)
         own = notice.per_user.get(self.user_id)
         queue_own = notice.per_queue.get(self.id)
         if queue_own is not None:
             own = {**(own or {}), **queue_own}
         return self.push(notice.for_rendering(self.options.rendering), own)
+
+    def _push_legacy_deletions(self, event: SharedEvent) -> int:
+        """Clients without bulk_message_deletion get one event per message, with ``message_id``."""
+        fields = {key: value for key, value in event.body.items() if key != "message_ids"}
+        event_id = -1
+        for message_id in event.body["message_ids"]:
+            event_id = self.push(SharedEvent({**fields, "message_id": message_id}))
+        return event_id
 
     # --- what GET /events calls ------------------------------------------------------------------
 

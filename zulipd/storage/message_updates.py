@@ -205,14 +205,14 @@ async def subscribed_recipient_ids_txn(txn: Transaction, user_id: int, recipient
     return {row[0] for row in rows}
 
 
-async def mark_read_txn(txn: Transaction, user_id: int, recipient_id: int | None, topic: str | None) -> int:
-    """Mark the user's unread rows read: all of them, or one channel's, or one topic's. Return how many changed."""
+async def mark_read_txn(txn: Transaction, user_id: int, recipient_id: int | None, topic: str | None) -> list[int]:
+    """Mark the user's unread rows read: all of them, or one channel's, or one topic's. Return the ids changed."""
     if recipient_id is None:
         rows = await txn.fetch_all(
             "UPDATE user_message SET flags = flags | 1 WHERE user_id = %s AND flags & 1 = 0 RETURNING message_id",
             (user_id,),
         )
-        return len(rows)
+        return sorted(row[0] for row in rows)
     topic_condition = "AND lower(m.subject) = lower(%s)" if topic is not None else ""
     rows = await txn.fetch_all(
         f"""UPDATE user_message um SET flags = um.flags | 1 FROM message m
@@ -221,7 +221,7 @@ async def mark_read_txn(txn: Transaction, user_id: int, recipient_id: int | None
             RETURNING um.message_id""",
         (user_id, recipient_id, *([topic] if topic is not None else [])),
     )
-    return len(rows)
+    return sorted(row[0] for row in rows)
 
 
 async def user_has_topic_rows_txn(txn: Transaction, user_id: int, recipient_id: int, topic: str) -> bool:
@@ -231,3 +231,29 @@ async def user_has_topic_rows_txn(txn: Transaction, user_id: int, recipient_id: 
         (user_id, recipient_id, topic),
     )
     return row is not None
+
+
+async def unread_details_txn(txn: Transaction, user_id: int, message_ids: Sequence[int]) -> dict[str, Any]:
+    """Zulip's ``message_details`` of messages just marked unread: what a client needs to count them."""
+    rows = await txn.fetch_all(
+        """SELECT m.id, r.type, r.type_id, m.subject, m.sender_id, um.flags, g.member_ids,
+                  coalesce(sub.is_muted, false)
+           FROM message m JOIN recipient r ON r.id = m.recipient_id
+           JOIN user_message um ON um.message_id = m.id AND um.user_id = %s
+           LEFT JOIN direct_message_group g ON r.type = 3 AND g.id = r.type_id
+           LEFT JOIN subscription sub ON r.type = 2 AND sub.recipient_id = r.id AND sub.user_id = um.user_id
+           WHERE m.id = ANY(%s)""",
+        (user_id, list(message_ids)),
+    )
+    mention_flags = 8 | 16 | 32  # mentioned, stream and topic wildcard mentioned
+    details: dict[str, Any] = {}
+    for message_id, kind, type_id, subject, sender_id, flags, group_members, channel_muted in rows:
+        mentioned = bool(flags & mention_flags)
+        if kind == 2:
+            entry: dict[str, Any] = {"type": "stream", "mentioned": mentioned, "stream_id": type_id,
+                                     "topic": subject, "unmuted_stream_msg": not channel_muted}  # fmt: skip
+        else:
+            members = set(group_members) if kind == 3 else {sender_id, type_id}
+            entry = {"type": "private", "mentioned": mentioned, "user_ids": sorted(members - {user_id})}
+        details[str(message_id)] = entry
+    return details

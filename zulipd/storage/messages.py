@@ -456,3 +456,19 @@ async def starred_message_ids_txn(txn: Transaction, user_id: int) -> list[int]:
         "SELECT message_id FROM user_message WHERE user_id = %s AND flags & 2 <> 0 ORDER BY message_id", (user_id,)
     )
     return [int(row[0]) for row in rows]
+
+
+async def message_audience_txn(
+    txn: Transaction, message_ids: Sequence[int], shared_history_recipient: int | None
+) -> list[int]:
+    """Who may see these messages now: the active users with rows for them, and, for a channel
+    whose history is shared with subscribers (``shared_history_recipient``), its active subscribers."""
+    rows = await txn.fetch_all(
+        """SELECT um.user_id FROM user_message um JOIN user_profile u ON u.id = um.user_id AND u.is_active
+           WHERE um.message_id = ANY(%s)
+           UNION
+           SELECT sub.user_id FROM subscription sub JOIN user_profile u ON u.id = sub.user_id AND u.is_active
+           WHERE sub.recipient_id = %s AND sub.active""",
+        (list(message_ids), shared_history_recipient if shared_history_recipient is not None else -1),
+    )
+    return sorted(row[0] for row in rows)

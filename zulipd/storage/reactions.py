@@ -53,11 +53,11 @@ async def insert_reaction_txn(
 
 async def delete_reaction_txn(
     txn: Transaction, message_id: int, user_id: int, emoji_code: str, reaction_type: str
-) -> bool:
-    """Remove a reaction; False if the user had none such."""
+) -> str | None:
+    """Remove a reaction; the emoji name it had, or None if the user had none such."""
     row = await txn.fetch_one(
         """DELETE FROM reaction WHERE message_id = %s AND user_id = %s AND emoji_code = %s AND reaction_type = %s
-           RETURNING 1""",
+           RETURNING emoji_name""",
         (message_id, user_id, emoji_code, reaction_type),
     )
-    return row is not None
+    return None if row is None else str(row[0])

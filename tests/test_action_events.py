@@ -1,0 +1,195 @@
+"""The events each action sends, to exactly the users allowed to see them.
+
+Every test registers queues for users who should and should not hear of a
+change, makes the change through the API, and reads each queue at once. Each
+GET /events answer is held to the spec (tests.chat_support.call).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.chat_support import (
+    CORDELIA,
+    HAMLET,
+    IAGO,
+    OTHELLO,
+    POLONIUS,
+    call,
+    create_channel,
+    queued_events,
+    register,
+    send_direct,
+    send_stream,
+    subscribe,
+    success,
+)
+from tests.support.api import ApiHarness
+from tests.support.async_tests import async_test
+
+
+async def queues(api: ApiHarness, emails: list[str], **params: Any) -> dict[str, str]:
+    return {email: (await register(api, email, **params))["queue_id"] for email in emails}
+
+
+async def heard(api: ApiHarness, queue_ids: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Each user's events since the last call, without their ids (and acknowledged, as a client does)."""
+    result = {}
+    for email, queue_id in queue_ids.items():
+        events = await queued_events(api, email, queue_id, _acknowledged.get(queue_id, -1))
+        if events:
+            _acknowledged[queue_id] = events[-1]["id"]
+        result[email] = [{key: value for key, value in event.items() if key != "id"} for event in events]
+    return result
+
+
+# queue id -> the last event id heard() saw in it.
+_acknowledged: dict[str, int] = {}
+
+
+def person(api: ApiHarness, email: str) -> dict[str, Any]:
+    user = api.user(email)
+    return {"user_id": user.id, "email": user.email}
+
+
+@async_test
+async def test_reactions_reach_everyone_who_may_read_the_message(api: ApiHarness) -> None:
+    # Shared history: Othello joins after the message and still may react, and hear of reactions.
+    await create_channel(api, IAGO, "club", invite_only=True, history_public_to_subscribers=True,
+                         principals=[HAMLET, CORDELIA])  # fmt: skip
+    message_id = await send_stream(api, HAMLET, "club", "plans", "party?")
+    await subscribe(api, IAGO, "club", [OTHELLO])
+    listening = await queues(api, [HAMLET, CORDELIA, OTHELLO, POLONIUS], event_types=["reaction"])
+    params = {"emoji_name": "octopus"}
+    success(await call(api, "POST", f"messages/{message_id}/reactions", params, as_user=CORDELIA))
+    success(await call(api, "DELETE", f"messages/{message_id}/reactions", params, as_user=CORDELIA))
+    cordelia = api.user(CORDELIA)
+    reaction = {
+        "type": "reaction",
+        "message_id": message_id,
+        "emoji_name": "octopus",
+        "emoji_code": "1f419",
+        "reaction_type": "unicode_emoji",
+        "user_id": cordelia.id,
+        "user": {"user_id": cordelia.id, "email": cordelia.email, "full_name": cordelia.full_name},
+    }
+    expected = [{**reaction, "op": "add"}, {**reaction, "op": "remove"}]
+    assert await heard(api, listening) == {HAMLET: expected, CORDELIA: expected, OTHELLO: expected, POLONIUS: []}
+
+
+@async_test
+async def test_deleting_a_message_tells_its_readers(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "vault", invite_only=True, principals=[HAMLET])
+    message_id = await send_stream(api, HAMLET, "vault", "gold", "hidden")
+    bulk = await queues(api, [HAMLET, IAGO, OTHELLO], event_types=["delete_message"],
+                        client_capabilities={"bulk_message_deletion": True})  # fmt: skip
+    legacy = await queues(api, [HAMLET], event_types=["delete_message"])
+    success(await call(api, "DELETE", f"messages/{message_id}", as_user=IAGO))
+    stream_id = (await api.call("GET", "get_stream_id", {"stream": "vault"}, as_user=HAMLET)).json()["stream_id"]
+    deleted = {"type": "delete_message", "message_type": "stream", "stream_id": stream_id, "topic": "gold"}
+    assert await heard(api, bulk) == {HAMLET: [{**deleted, "message_ids": [message_id]}],
+                                      IAGO: [{**deleted, "message_ids": [message_id]}], OTHELLO: []}  # fmt: skip
+    assert await heard(api, legacy) == {HAMLET: [{**deleted, "message_id": message_id}]}
+    direct = await send_direct(api, HAMLET, [CORDELIA], "oops")
+    listening = await queues(api, [CORDELIA, OTHELLO], event_types=["delete_message"],
+                             client_capabilities={"bulk_message_deletion": True})  # fmt: skip
+    success(await call(api, "DELETE", f"messages/{direct}", as_user=HAMLET))
+    assert await heard(api, listening) == {
+        CORDELIA: [{"type": "delete_message", "message_type": "private", "message_ids": [direct]}],
+        OTHELLO: [],
+    }
+
+
+@async_test
+async def test_flag_changes_go_to_their_user_only(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "garden", principals=[HAMLET])
+    first = await send_stream(api, IAGO, "garden", "roses", "red")
+    second = await send_direct(api, CORDELIA, [HAMLET, OTHELLO], "hi all")
+    listening = await queues(api, [HAMLET, IAGO], event_types=["update_message_flags"])
+    params = {"messages": [first, second], "op": "add", "flag": "starred"}
+    success(await call(api, "POST", "messages/flags", params, as_user=HAMLET))
+    success(await call(api, "POST", "mark_all_as_read", as_user=HAMLET))
+    success(await call(api, "POST", "messages/flags", {**params, "op": "remove", "flag": "read"}, as_user=HAMLET))
+    events = await heard(api, listening)
+    assert events[IAGO] == []
+    garden = (await api.call("GET", "get_stream_id", {"stream": "garden"}, as_user=HAMLET)).json()["stream_id"]
+    starred, read, unread = events[HAMLET]
+    flags = {"type": "update_message_flags", "all": False, "messages": [first, second]}
+    assert starred == {**flags, "op": "add", "operation": "add", "flag": "starred"}
+    assert read == {**flags, "op": "add", "operation": "add", "flag": "read"}
+    assert unread == {
+        **flags,
+        "op": "remove",
+        "operation": "remove",
+        "flag": "read",
+        "message_details": {
+            str(first): {"type": "stream", "mentioned": False, "stream_id": garden, "topic": "roses",
+                         "unmuted_stream_msg": True},
+            str(second): {"type": "private", "mentioned": False,
+                          "user_ids": sorted([api.user(CORDELIA).id, api.user(OTHELLO).id])},
+        },
+    }  # fmt: skip
+    # Nothing changed, nothing said.
+    success(await call(api, "POST", "messages/flags", params, as_user=HAMLET))
+    assert await heard(api, listening) == {HAMLET: [], IAGO: []}
+
+
+@async_test
+async def test_starred_flags_merge_while_queued(api: ApiHarness) -> None:
+    ids = [await send_direct(api, CORDELIA, [HAMLET], f"n{n}") for n in range(3)]
+    queue_id = (await register(api, HAMLET, event_types=["update_message_flags"]))["queue_id"]
+    for message_id in ids:
+        params = {"messages": [message_id], "op": "add", "flag": "starred"}
+        success(await call(api, "POST", "messages/flags", params, as_user=HAMLET))
+    (merged,) = await queued_events(api, HAMLET, queue_id)
+    assert merged["messages"] == ids
+    assert merged["id"] == 2
+
+
+@async_test
+async def test_topic_preferences_are_told_to_their_user(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "garden", principals=[HAMLET])
+    stream_id = (await api.call("GET", "get_stream_id", {"stream": "garden"}, as_user=HAMLET)).json()["stream_id"]
+    listening = await queues(api, [HAMLET, IAGO], event_types=["user_topic"])
+    params = {"stream_id": stream_id, "topic": "roses", "visibility_policy": 1}
+    success(await call(api, "POST", "user_topics", params, as_user=HAMLET))
+    success(await call(api, "POST", "user_topics", params, as_user=HAMLET))  # no change: no event
+    # Starting a topic follows it, and says so.
+    await send_stream(api, HAMLET, "garden", "tulips", "new")
+    events = await heard(api, listening)
+    assert events[IAGO] == []
+    muted, followed = events[HAMLET]
+    assert {k: v for k, v in muted.items() if k != "last_updated"} == {
+        "type": "user_topic", "stream_id": stream_id, "topic_name": "roses", "visibility_policy": 1}  # fmt: skip
+    assert (followed["topic_name"], followed["visibility_policy"]) == ("tulips", 3)
+
+
+@async_test
+async def test_typing_notices(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "garden", principals=[HAMLET, CORDELIA])
+    garden = (await api.call("GET", "get_stream_id", {"stream": "garden"}, as_user=HAMLET)).json()["stream_id"]
+    success(await call(api, "PATCH", "settings", {"receives_typing_notifications": False}, as_user=OTHELLO))
+    capable = {"client_capabilities": {"stream_typing_notifications": True}, "event_types": ["typing"]}
+    listening = await queues(api, [HAMLET, CORDELIA, OTHELLO, IAGO], **capable)
+    plain = await queues(api, [CORDELIA], event_types=["typing"])
+    to = [api.user(CORDELIA).id, api.user(OTHELLO).id]
+    success(await call(api, "POST", "typing", {"op": "start", "to": to}, as_user=HAMLET))
+    params = {"op": "stop", "type": "stream", "stream_id": garden, "topic": "roses"}
+    success(await call(api, "POST", "typing", params, as_user=HAMLET))
+    direct = {
+        "type": "typing",
+        "op": "start",
+        "message_type": "direct",
+        "sender": person(api, HAMLET),
+        "recipients": sorted([person(api, e) for e in (HAMLET, CORDELIA, OTHELLO)], key=lambda p: p["user_id"]),
+    }
+    channel = {"type": "typing", "op": "stop", "message_type": "stream", "sender": person(api, HAMLET),
+               "stream_id": garden, "topic": "roses"}  # fmt: skip
+    assert await heard(api, listening) == {
+        HAMLET: [direct, channel],
+        CORDELIA: [direct, channel],
+        OTHELLO: [],  # receives_typing_notifications is off
+        IAGO: [channel],  # the channel's creator is subscribed
+    }
+    # Without the stream_typing_notifications capability, only direct-message notices.
+    assert await heard(api, plain) == {CORDELIA: [direct]}

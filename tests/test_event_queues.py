@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import orjson
 import pytest
 from twisted.internet.task import Clock
 
+from tests.support.async_tests import async_test, captured_logs
 from zulipd.errors import JsonableError
 from zulipd.events.event import Notice, SharedEvent, variants_cache
+from zulipd.events.persistence import QUEUES_FILE, restore_queues, save_queues
 from zulipd.events.queue import BadEventQueueId, EventQueue, QueueOptions, narrow_matches, parse_queue_narrow
 from zulipd.events.router import EventRouter
 from zulipd.events.shard import Shard
@@ -203,3 +206,48 @@ def test_all_public_streams_queues_get_public_messages_once() -> None:
     router.publish(notice)
     assert [event["id"] for event in decoded(watcher)] == [0]
     assert other_realm.empty
+
+
+RESTART = {"type": "restart", "zulip_version": "10.2", "zulip_merge_base": "10.2", "zulip_feature_level": 372,
+           "server_generation": 1}  # fmt: skip
+
+
+@async_test
+async def test_queues_come_back_after_a_graceful_restart(tmp_path: Path) -> None:
+    before = EventRouter(2, Clock())
+    narrow = parse_queue_narrow([["is", "dm"]])
+    options = QueueOptions(event_types=frozenset({"message", "restart"}), narrow=narrow, apply_markdown=True,
+                           capabilities=frozenset({"bulk_message_deletion"}), lifespan=3600)  # fmt: skip
+    kept = before.register(7, 1, options)
+    for number in range(3):
+        kept.push(SharedEvent({"type": "message", "message": {"id": number}}), {"flags": ["read"]})
+    kept.prune(0)
+    quiet = before.register(8, 1, QueueOptions(event_types=frozenset({"message"})))
+    assert await save_queues(before, str(tmp_path)) == 2
+    assert (tmp_path / QUEUES_FILE).stat().st_mode & 0o777 == 0o600
+
+    after = EventRouter(2, Clock())
+    assert await restore_queues(after, str(tmp_path), 100.0, RESTART) == 2
+    restored = after.get(kept.id, 7)
+    assert restored.options == options
+    assert restored.last_seen == 100.0  # clients get a full lifespan to come back
+    assert decoded(restored) == [
+        {"id": 1, "type": "message", "message": {"id": 1}, "flags": ["read"]},
+        {"id": 2, "type": "message", "message": {"id": 2}, "flags": ["read"]},
+        {"id": 3, **RESTART},
+    ]
+    with pytest.raises(JsonableError, match="already been pruned"):
+        restored.prune(-1)
+    # A queue that did not ask for restart events gets none, as in Zulip.
+    assert after.get(quiet.id, 8).empty
+    # The file is gone once read: after a crash, nothing stale comes back.
+    assert not (tmp_path / QUEUES_FILE).exists()
+    assert await restore_queues(EventRouter(1, Clock()), str(tmp_path), 0.0, RESTART) == 0
+
+
+@async_test
+async def test_an_unreadable_queues_file_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / QUEUES_FILE).write_text('{"version": 1, "queues": [{"id": "x"}]}')
+    with captured_logs() as logs:
+        assert await restore_queues(EventRouter(1, Clock()), str(tmp_path), 0.0, RESTART) == 0
+    assert any("cannot be read" in text for text in logs.formats())

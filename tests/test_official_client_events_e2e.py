@@ -7,14 +7,18 @@ thread acts as the other users. Every event is held to Zulip's OpenAPI spec.
 
 from __future__ import annotations
 
+import signal
+import socket
+import tempfile
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import zulip
 
-from tests.operator_tools import LiveZulipd
+from tests.operator_tools import DEV_PASSWORD, LiveZulipd, database_from, poll, populate_dev
+from tests.support.daemon import ZulipdProcess
 from tests.support.openapi import assert_valid
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("official_client_events_e2e")]
@@ -71,6 +75,20 @@ class Listener:
         return self.events
 
 
+def record_registrations(client: Any) -> list[dict[str, Any]]:
+    """The answers of the client's own register calls, as they happen."""
+    answers: list[dict[str, Any]] = []
+    original_register = client.register
+
+    def register(*args: Any, **kwargs: Any) -> Any:
+        answer = original_register(*args, **kwargs)
+        answers.append(answer)
+        return answer
+
+    client.register = register
+    return answers
+
+
 def fits_spec(event: dict[str, Any]) -> None:
     assert_valid("GET", "events", 200, {"result": "success", "msg": "", "events": [event], "queue_id": "q"})
 
@@ -112,22 +130,75 @@ def test_a_narrowed_listener_hears_only_its_topic(live: LiveZulipd) -> None:
 def test_a_collected_queue_means_registering_again(live: LiveZulipd) -> None:
     """After BAD_EVENT_QUEUE_ID the client registers again and carries on (here: the queue is deleted)."""
     hamlet, cordelia = live.client(HAMLET), live.client(CORDELIA)
-    queues: list[str] = []
-    original_register = hamlet.register
-
-    def register(*args: Any, **kwargs: Any) -> Any:
-        answer = original_register(*args, **kwargs)
-        queues.append(answer["queue_id"])
-        return answer
-
-    hamlet.register = register
+    registrations = record_registrations(hamlet)
     listener = Listener(hamlet, lambda events: len(events) >= 1, event_types=["message"])
-    deleted = live.client(HAMLET).deregister(queues[0])
+    deleted = live.client(HAMLET).deregister(registrations[0]["queue_id"])
     assert deleted["result"] == "success", deleted
-    deadline = time.monotonic() + WAIT_SECONDS
-    while len(queues) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert len(queues) == 2, "the client did not register again"
+    assert poll(lambda: len(registrations) == 2), "the client did not register again"
     answer = cordelia.send_message({"type": "private", "to": [HAMLET], "content": "after the new queue"})
     (event,) = listener.finish()
     assert event["message"]["id"] == answer["id"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def restartable(postgres_admin_dsn: str, template_database: str) -> Iterator[tuple[ZulipdProcess, dict[str, str]]]:
+    """A daemon of the test's own on a fixed port, so that clients find it again after a restart."""
+    with database_from(postgres_admin_dsn, template_database) as database:
+        keys = populate_dev(database, DEV_PASSWORD)
+        workdir = tempfile.mkdtemp(prefix="zulipd-restart-")
+        config = f"[server]\nlisten = tcp:{free_port()}:interface=127.0.0.1\n"
+        daemon = ZulipdProcess(workdir, config, env=database.env())
+        daemon.start()
+        try:
+            daemon.wait_ready()
+            yield daemon, keys
+        finally:
+            daemon.cleanup()
+
+
+def test_a_graceful_restart_keeps_the_queue_and_says_so(restartable: tuple[ZulipdProcess, dict[str, str]]) -> None:
+    daemon, keys = restartable
+    hamlet: Any = zulip.Client(email=HAMLET, api_key=keys[HAMLET], site=daemon.base_url)
+    cordelia = zulip.Client(email=CORDELIA, api_key=keys[CORDELIA], site=daemon.base_url)
+    registrations = record_registrations(hamlet)
+    listener = Listener(hamlet, lambda events: len(events) >= 3, event_types=["message", "restart"])
+    before = cordelia.send_message({"type": "private", "to": [HAMLET], "content": "before"})
+    assert before["result"] == "success", before
+    assert poll(lambda: len(listener.events) >= 1), listener.events
+    assert daemon.stop() == 0
+    assert any("Saved 1 event queues" in message for message in daemon.messages()), daemon.log_tail()
+    # Back on the same port, with the saved queue: the client carries on without registering again.
+    daemon.start()
+    daemon.wait_ready()
+    after = cordelia.send_message({"type": "private", "to": [HAMLET], "content": "after"})
+    assert after["result"] == "success", after
+    events = listener.finish()
+    assert [event["type"] for event in events] == ["message", "restart", "message"]
+    assert [events[0]["message"]["id"], events[2]["message"]["id"]] == [before["id"], after["id"]]
+    assert [event["id"] for event in events] == [0, 1, 2]
+    assert len(registrations) == 1, "the client had to register again"
+    for event in events:
+        fits_spec(event)
+
+
+def test_after_a_crash_the_client_registers_again(restartable: tuple[ZulipdProcess, dict[str, str]]) -> None:
+    daemon, keys = restartable
+    hamlet: Any = zulip.Client(email=HAMLET, api_key=keys[HAMLET], site=daemon.base_url)
+    cordelia = zulip.Client(email=CORDELIA, api_key=keys[CORDELIA], site=daemon.base_url)
+    registrations = record_registrations(hamlet)
+    listener = Listener(hamlet, lambda events: len(events) >= 1, event_types=["message"])
+    daemon.signal(signal.SIGKILL)
+    daemon.wait()
+    daemon.start()
+    daemon.wait_ready()
+    assert poll(lambda: len(registrations) == 2), "the client did not register again"
+    sent = cordelia.send_message({"type": "private", "to": [HAMLET], "content": "after the crash"})
+    (event,) = listener.finish()
+    assert event["message"]["id"] == sent["id"]

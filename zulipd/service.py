@@ -22,9 +22,11 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
 from zulipd.app.root import make_root
+from zulipd.app.server_settings import ZULIP_FEATURE_LEVEL, ZULIP_VERSION
 from zulipd.app.site import ZulipdSite
 from zulipd.config import ConfigError
 from zulipd.config.secrets import load_or_create_secrets
+from zulipd.events.persistence import restore_queues, save_queues
 from zulipd.logs import flush_buffered_logs
 from zulipd.redis import RedisUnavailable, connect_redis
 from zulipd.server import Server
@@ -115,6 +117,8 @@ class ZulipdService(service.Service):
             self.stages.append(Stage("Redis", self._connect_redis, self._disconnect_redis, 2.0))
         self.stages += [
             Stage("housekeeping", self._start_housekeeping, self._stop_housekeeping),
+            # Restored before clients can reach them; saved once the listeners have drained.
+            Stage("saved event queues", self._restore_event_queues, self._save_event_queues, 30.0),
             Stage("listeners", self._listen, self._stop_listening, config.server.drain_timeout + 1.0),
             # Last to start, first to stop: parked long-polls are answered before the listeners drain.
             Stage("event queues", self._start_event_queues, self._stop_event_queues),
@@ -262,6 +266,24 @@ class ZulipdService(service.Service):
     async def _stop_housekeeping(self) -> None:
         if self._housekeeping is not None and self._housekeeping.running:
             self._housekeeping.stop()
+
+    async def _restore_event_queues(self) -> None:
+        server = self.server
+        now = server.clock.seconds()
+        restart = {
+            "type": "restart",
+            "zulip_version": ZULIP_VERSION,
+            "zulip_merge_base": ZULIP_VERSION,
+            "zulip_feature_level": ZULIP_FEATURE_LEVEL,
+            "server_generation": int(now),
+        }
+        restored = await restore_queues(server.events, server.config.state.dir, now, restart)
+        if restored:
+            log.info("Restored {count} event queues saved by the last stop", count=restored)
+
+    async def _save_event_queues(self) -> None:
+        saved = await save_queues(self.server.events, self.server.config.state.dir)
+        log.info("Saved {count} event queues for the next start", count=saved)
 
     async def _start_event_queues(self) -> None:
         self.server.events.start()

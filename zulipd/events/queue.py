@@ -140,6 +140,49 @@ class EventQueue:
             event_id = self.push(SharedEvent({**fields, "message_id": message_id}))
         return event_id
 
+    # --- saving across a restart --------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to rebuild the queue in a later process (JSON-ready)."""
+        options = self.options
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "realm_id": self.realm_id,
+            "next_event_id": self.next_event_id,
+            "pruned_through": self._pruned_through,
+            "options": {
+                "event_types": None if options.event_types is None else sorted(options.event_types),
+                "narrow": [list(term) for term in options.narrow],
+                "all_public_streams": options.all_public_streams,
+                "apply_markdown": options.apply_markdown,
+                "client_gravatar": options.client_gravatar,
+                "capabilities": sorted(options.capabilities),
+                "lifespan": options.lifespan,
+            },
+            "events": self.events(),
+        }
+
+    @classmethod
+    def from_snapshot(cls, saved: Mapping[str, Any], now: float) -> EventQueue:
+        raw = saved["options"]
+        options = QueueOptions(
+            event_types=None if raw["event_types"] is None else frozenset(raw["event_types"]),
+            narrow=tuple((str(operator), str(operand)) for operator, operand in raw["narrow"]),
+            all_public_streams=bool(raw["all_public_streams"]),
+            apply_markdown=bool(raw["apply_markdown"]),
+            client_gravatar=bool(raw["client_gravatar"]),
+            capabilities=frozenset(raw["capabilities"]),
+            lifespan=float(raw["lifespan"]),
+        )
+        queue = cls(str(saved["id"]), int(saved["user_id"]), int(saved["realm_id"]), options, now)
+        queue.next_event_id = int(saved["next_event_id"])
+        queue._pruned_through = int(saved["pruned_through"])
+        for event in saved["events"]:
+            body = {key: value for key, value in event.items() if key != "id"}
+            queue._events.append(_Queued(int(event["id"]), SharedEvent(body), None))
+        return queue
+
     # --- what GET /events calls ------------------------------------------------------------------
 
     def prune(self, last_event_id: int | None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -60,9 +61,16 @@ class EventRouter:
             if user_ids or notice.public_in_realm is not None:
                 shard.deliver(notice, user_ids or ())
 
-    def push_to_all(self, event: SharedEvent) -> None:
-        for shard in self.shards:
-            shard.push_to_all(event)
+    def add(self, queue: EventQueue) -> None:
+        """A queue built elsewhere (restored after a restart)."""
+        self.shard_for(queue.user_id).add(queue)
+
+    def push_restart(self, body: dict[str, Any]) -> None:
+        """The ``restart`` event, to every queue that accepts it (as in Zulip, event_types apply)."""
+        event = SharedEvent(body)
+        for queue in self.queues():
+            if queue.options.wants(event.type):
+                queue.push(event)
 
     def queues(self) -> Iterator[EventQueue]:
         for shard in self.shards:

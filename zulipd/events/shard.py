@@ -118,11 +118,6 @@ class Shard:
                 if queue.id not in reached and queue.accepts(notice):
                     queue.push_notice(notice)
 
-    def push_to_all(self, event: SharedEvent) -> None:
-        """An event every queue gets, whatever it asked for (``restart``)."""
-        for queue in self._queues.values():
-            queue.push(event)
-
     # --- long-polls ------------------------------------------------------------------------------
 
     def park(self, queue: EventQueue) -> defer.Deferred[None]:

@@ -193,3 +193,36 @@ async def test_typing_notices(api: ApiHarness) -> None:
     }
     # Without the stream_typing_notifications capability, only direct-message notices.
     assert await heard(api, plain) == {CORDELIA: [direct]}
+
+
+@async_test
+async def test_edits_and_moves_tell_every_reader(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "garden", principals=[HAMLET, CORDELIA])
+    await create_channel(api, IAGO, "vault", invite_only=True, principals=[HAMLET])
+    garden = (await api.call("GET", "get_stream_id", {"stream": "garden"}, as_user=HAMLET)).json()["stream_id"]
+    vault = (await api.call("GET", "get_stream_id", {"stream": "vault"}, as_user=HAMLET)).json()["stream_id"]
+    message_id = await send_stream(api, HAMLET, "garden", "roses", "red")
+    later = await send_stream(api, CORDELIA, "garden", "roses", "pink")
+    listening = await queues(api, [HAMLET, CORDELIA, OTHELLO], event_types=["update_message", "delete_message"],
+                             client_capabilities={"bulk_message_deletion": True})  # fmt: skip
+    success(await call(api, "PATCH", f"messages/{message_id}", {"content": "crimson"}, as_user=HAMLET))
+    events = await heard(api, listening)
+    assert events[OTHELLO] == []  # a non-subscriber of a public channel is not told (Zulip: rows and subscribers)
+    (edit,) = events[HAMLET]
+    assert {k: v for k, v in edit.items() if k != "edit_timestamp"} == {
+        "type": "update_message", "user_id": api.user(HAMLET).id, "message_id": message_id,
+        "message_ids": [message_id], "rendering_only": False, "stream_name": "garden", "stream_id": garden,
+        "orig_content": "red", "orig_rendered_content": "<p>red</p>", "content": "crimson",
+        "rendered_content": "<p>crimson</p>", "is_me_message": False, "flags": ["read"],
+    }  # fmt: skip
+    assert events[CORDELIA][0]["flags"] == []
+    # Moving the topic to a private channel: Cordelia may no longer read it, and is told it is gone.
+    params = {"topic": "gems", "stream_id": vault, "propagate_mode": "change_all"}
+    success(await call(api, "PATCH", f"messages/{message_id}", params, as_user=IAGO))
+    events = await heard(api, listening)
+    (move,) = events[HAMLET]
+    assert (move["message_ids"], move["orig_subject"], move["subject"]) == ([message_id, later], "roses", "gems")
+    assert (move["stream_id"], move["new_stream_id"], move["propagate_mode"]) == (garden, vault, "change_all")
+    assert events[CORDELIA] == [{"type": "delete_message", "message_type": "stream", "message_ids": [message_id, later],
+                                 "stream_id": garden, "topic": "roses"}]  # fmt: skip
+    assert events[OTHELLO] == []

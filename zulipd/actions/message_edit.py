@@ -26,14 +26,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from zulipd.actions.message_access import AccessedMessage, access_message_txn, audience_txn
+from zulipd.actions.message_dicts import flag_names
 from zulipd.actions.messages import NO_TOPIC, check_content, check_topic
 from zulipd.actions.narrow import RESOLVED_PREFIX
 from zulipd.actions.notify import publish
 from zulipd.actions.streams import Access, access, check_can_post, invalid_stream_id
 from zulipd.errors import JsonableError
+from zulipd.events.event import Notice, SharedEvent
 from zulipd.models import Message, MessageFlag, Realm, Role, Stream, UserProfile
 from zulipd.realm_settings import effective_realm_settings
-from zulipd.render import render_message
+from zulipd.render import Rendered, render_message
 from zulipd.storage.message_updates import (
     EditRecord,
     add_user_rows_txn,
@@ -49,7 +51,7 @@ from zulipd.storage.message_updates import (
     topic_message_ids_txn,
     update_content_txn,
 )
-from zulipd.storage.messages import edits_txn
+from zulipd.storage.messages import edits_txn, flags_of_users_txn, message_audience_txn
 from zulipd.storage.pool import Transaction
 from zulipd.storage.streams import get_stream_txn, get_subscription_txn
 from zulipd.storage.users import get_user_by_id_txn
@@ -129,9 +131,10 @@ async def check_update_message(
     """Edit a message's content, topic or channel in one transaction; return how many messages changed."""
     now = clock_now(server)
 
-    async def edit(txn: Transaction) -> int:
+    async def edit(txn: Transaction) -> tuple[int, list[Notice]]:
         accessed = await access_message_txn(txn, user, message_id, lock=True, modifying=True)
         message = accessed.message
+        audience_before = await audience_txn(txn, accessed)
         if content is not None:
             _check_can_edit_content(user, realm, message, now)
         target_id = stream_id
@@ -145,14 +148,78 @@ async def check_update_message(
             move = _check_can_move(user, realm, accessed, new_topic, target, now)
             if propagate_mode == "change_all" and not is_moderator_or_admin(user) and not move.resolving:
                 await _check_whole_topic_time_limit(txn, user, realm, accessed, move, now)
+        edited = None
         if content is not None:
-            await _apply_content_edit(txn, user, message, content, move, now)
-        if move is None:
-            return 1
-        moved_ids = await _messages_to_move(txn, user, accessed, move, propagate_mode)
-        return await _apply_move(txn, user, message, moved_ids, move, content is not None, now)
+            edited = await _apply_content_edit(txn, user, message, content, move, now)
+        moved_ids = [message.id]
+        if move is not None:
+            moved_ids = await _messages_to_move(txn, user, accessed, move, propagate_mode)
+            await _apply_move(txn, user, message, moved_ids, move, content is not None, now)
+        destination = move.destination if move is not None else accessed.stream
+        shared = destination.recipient_id if destination and destination.history_public_to_subscribers else None
+        audience_after = await message_audience_txn(txn, [message.id], shared)
+        event = _update_event(user, message, edited, move, accessed.stream, moved_ids, propagate_mode, now)
+        flags = await flags_of_users_txn(txn, message.id, audience_after)
+        per_user = {user_id: {"flags": flag_names(flags.get(user_id))} for user_id in audience_after}
+        notices = [Notice(SharedEvent(event), audience_after, per_user=per_user)]
+        # Those who may no longer read the moved messages are told they are gone, as in Zulip.
+        losing = sorted(set(audience_before) - set(audience_after))
+        if losing and move is not None and move.target is not None:
+            deleted = {"type": "delete_message", "message_type": "stream", "message_ids": moved_ids,
+                       "stream_id": move.source.id, "topic": move.orig_topic}  # fmt: skip
+            notices.append(Notice(SharedEvent(deleted), losing))
+        return len(moved_ids), notices
 
-    return await server.pool.run_interaction("update message", edit)
+    changed, notices = await server.pool.run_interaction("update message", edit)
+    for notice in notices:
+        server.events.publish(notice)
+    return changed
+
+
+def _update_event(
+    user: UserProfile,
+    message: Message,
+    edited: tuple[str, Rendered] | None,
+    move: _Move | None,
+    stream: Stream | None,
+    moved_ids: list[int],
+    propagate_mode: PropagateMode,
+    now: datetime,
+) -> dict[str, Any]:
+    """Zulip's update_message event: who, when, which messages, and what changed."""
+    event: dict[str, Any] = {
+        "type": "update_message",
+        "user_id": user.id,
+        "edit_timestamp": int(now.timestamp()),
+        "message_id": message.id,
+        "message_ids": sorted(moved_ids),
+        "rendering_only": False,
+    }
+    if stream is not None:
+        event.update({"stream_name": stream.name, "stream_id": stream.id})
+    if edited is not None:
+        new_content, rendered = edited
+        event.update(
+            {
+                "orig_content": message.content,
+                "orig_rendered_content": message.rendered_content,
+                "content": new_content,
+                "rendered_content": rendered.html,
+                "is_me_message": rendered.is_me_message,
+            }
+        )
+    if move is not None:
+        event.update(
+            {
+                "propagate_mode": propagate_mode,
+                "orig_subject": move.orig_topic,
+                "subject": move.topic,
+                "topic_links": [],
+            }
+        )
+        if move.target is not None:
+            event["new_stream_id"] = move.target.id
+    return event
 
 
 def _check_edit_request(
@@ -285,7 +352,8 @@ async def _check_whole_topic_time_limit(
 
 async def _apply_content_edit(
     txn: Transaction, user: UserProfile, message: Message, content: str, move: _Move | None, now: datetime
-) -> None:
+) -> tuple[str, Rendered]:
+    """Store the new content; it and its rendering."""
     new_content = check_content(content if content.strip() else DELETED_CONTENT)
     rendered = render_message(new_content)
     await update_content_txn(
@@ -312,6 +380,7 @@ async def _apply_content_edit(
             txn,
             [EditRecord(message.id, user.id, now, message.content, message.rendered_content)],
         )
+    return new_content, rendered
 
 
 async def _messages_to_move(

@@ -472,3 +472,12 @@ async def message_audience_txn(
         (list(message_ids), shared_history_recipient if shared_history_recipient is not None else -1),
     )
     return sorted(row[0] for row in rows)
+
+
+async def flags_of_users_txn(txn: Transaction, message_id: int, user_ids: Sequence[int]) -> dict[int, int]:
+    """Each of these users' flags for the message, for those who have a row."""
+    rows = await txn.fetch_all(
+        "SELECT user_id, flags FROM user_message WHERE message_id = %s AND user_id = ANY(%s)",
+        (message_id, list(user_ids)),
+    )
+    return {row[0]: int(row[1]) for row in rows}

@@ -12,6 +12,7 @@ from typing import Any
 
 from zulipd.actions import streams as stream_actions
 from zulipd.actions.messages import newest_received_message_id
+from zulipd.actions.stream_dicts import stream_payload, subscription_payload
 from zulipd.actions.users import api_email
 from zulipd.app import groups, presence, streams, users
 from zulipd.app.api import ApiRequest, Payload
@@ -75,9 +76,9 @@ async def _subscription(ctx: ApiRequest, request: StateRequest) -> Payload:
         members = subscribers.get(stream.id) if request.include_subscribers else None
         former = subscriptions.get(stream.recipient_id)
         if former is not None:
-            unsubscribed.append(streams.subscription_payload(stream, settings[stream.id], former, members))
+            unsubscribed.append(subscription_payload(stream, settings[stream.id], former, members))
         else:
-            entry = streams.stream_payload(stream, settings[stream.id])
+            entry = stream_payload(stream, settings[stream.id])
             if members is not None:
                 entry["subscribers"] = members
             never_subscribed.append(entry)

@@ -11,6 +11,7 @@ from typing import Any
 
 from tests.chat_support import (
     CORDELIA,
+    DESDEMONA,
     HAMLET,
     IAGO,
     OTHELLO,
@@ -226,3 +227,62 @@ async def test_edits_and_moves_tell_every_reader(api: ApiHarness) -> None:
     assert events[CORDELIA] == [{"type": "delete_message", "message_type": "stream", "message_ids": [message_id, later],
                                  "stream_id": garden, "topic": "roses"}]  # fmt: skip
     assert events[OTHELLO] == []
+
+
+@async_test
+async def test_creating_and_joining_channels(api: ApiHarness) -> None:
+    watching = ["subscription", "stream"]
+    listening = await queues(api, [HAMLET, CORDELIA, OTHELLO, POLONIUS], event_types=watching)
+    await create_channel(api, IAGO, "garden", principals=[HAMLET])
+    events = await heard(api, listening)
+    garden = (await api.call("GET", "get_stream_id", {"stream": "garden"}, as_user=HAMLET)).json()["stream_id"]
+    iago, hamlet = api.user(IAGO).id, api.user(HAMLET).id
+    (created,) = [event for event in events[CORDELIA] if event["type"] == "stream"]
+    assert (created["op"], [stream["name"] for stream in created["streams"]]) == ("create", ["garden"])
+    # Hamlet was added: his subscription object, with the subscribers as they are now.
+    added = [event for event in events[HAMLET] if event["type"] == "subscription" and event["op"] == "add"]
+    assert [(sub["name"], sorted(sub["subscribers"])) for sub in added[0]["subscriptions"]] == [
+        ("garden", sorted([iago, hamlet]))
+    ]
+    # Members see who joins a public channel; a guest does not even see the channel.
+    peer_adds = [event for event in events[CORDELIA] if event.get("op") == "peer_add"]
+    assert {user_id for event in peer_adds for user_id in event["user_ids"]} == {iago, hamlet}
+    assert all(event["stream_ids"] == [garden] for event in peer_adds)
+    assert events[POLONIUS] == []
+    # Leaving.
+    success(await call(api, "DELETE", "users/me/subscriptions", {"subscriptions": ["garden"]}, as_user=HAMLET))
+    events = await heard(api, listening)
+    assert events[HAMLET] == [{"type": "subscription", "op": "remove",
+                               "subscriptions": [{"name": "garden", "stream_id": garden}]}]  # fmt: skip
+    assert events[OTHELLO] == [{"type": "subscription", "op": "peer_remove", "stream_ids": [garden],
+                                "user_ids": [hamlet]}]  # fmt: skip
+    assert events[POLONIUS] == []
+
+
+@async_test
+async def test_private_channels_are_announced_to_their_subscribers_only(api: ApiHarness) -> None:
+    listening = await queues(api, [HAMLET, CORDELIA, IAGO, DESDEMONA], event_types=["subscription", "stream"])
+    await create_channel(api, HAMLET, "secret", invite_only=True, principals=[CORDELIA])
+    events = await heard(api, listening)
+    assert events[IAGO] == []  # an administrator, not subscribed: nothing, not even that it exists
+    assert events[DESDEMONA] == []
+    assert any(event["type"] == "stream" for event in events[CORDELIA])
+    assert any(event.get("op") == "add" for event in events[CORDELIA])
+
+
+@async_test
+async def test_personal_channel_settings(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "garden", principals=[HAMLET])
+    garden = (await api.call("GET", "get_stream_id", {"stream": "garden"}, as_user=HAMLET)).json()["stream_id"]
+    listening = await queues(api, [HAMLET, IAGO], event_types=["subscription"])
+    changes = [{"stream_id": garden, "property": "in_home_view", "value": False},
+               {"stream_id": garden, "property": "color", "value": "#aabbcc"}]  # fmt: skip
+    success(await call(api, "POST", "users/me/subscriptions/properties", {"subscription_data": changes},
+                       as_user=HAMLET))  # fmt: skip
+    assert await heard(api, listening) == {
+        HAMLET: [
+            {"type": "subscription", "op": "update", "stream_id": garden, "property": "is_muted", "value": True},
+            {"type": "subscription", "op": "update", "stream_id": garden, "property": "color", "value": "#aabbcc"},
+        ],
+        IAGO: [],
+    }

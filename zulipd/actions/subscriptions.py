@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg2 import errors as sql_errors
 
 from zulipd.actions.groups import GroupGraph, Permissions, SettingValue
+from zulipd.actions.notify import publish
 from zulipd.actions.streams import (
     CHANNEL_GROUP_SETTINGS,
     StreamDoesNotExist,
@@ -23,6 +24,7 @@ from zulipd.actions.streams import (
     pick_color,
     quotable,
 )
+from zulipd.actions.subscription_events import publish_subscribed, publish_unsubscribed
 from zulipd.errors import AccessDenied, JsonableError
 from zulipd.models import Realm, Stream, StreamPostPolicy, Subscription, UserProfile
 from zulipd.storage.audit import insert_audit_log_txn
@@ -57,6 +59,8 @@ class SubscribeResult:
     already_subscribed: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     unauthorized: list[str] = dataclasses.field(default_factory=list)
     created: list[Stream] = dataclasses.field(default_factory=list)
+    # Each channel joined, with the ids of the users who joined it.
+    added: list[tuple[Stream, list[int]]] = dataclasses.field(default_factory=list)
 
 
 async def resolve_principals(
@@ -166,10 +170,12 @@ async def do_subscribe(
         return result
 
     try:
-        return await server.pool.run_interaction("subscribe", subscribe)
+        result = await server.pool.run_interaction("subscribe", subscribe)
     except sql_errors.UniqueViolation:
         # A concurrent request created one of the channels first: they exist now, so join them.
-        return await server.pool.run_interaction("subscribe", subscribe)
+        result = await server.pool.run_interaction("subscribe", subscribe)
+    await publish_subscribed(server, realm, result.created, result.added)
+    return result
 
 
 async def _add_subscribers_txn(
@@ -192,6 +198,7 @@ async def _add_subscribers_txn(
             result.subscribed.setdefault(str(user.id), []).append(stream.name)
     if not to_add:
         return
+    result.added.append((stream, [user.id for user in to_add]))
     await subscribe_txn(
         txn, [user.id for user in to_add], stream.recipient_id, [color or pick_color(stream.id)] * len(to_add), now
     )
@@ -234,7 +241,10 @@ async def do_unsubscribe(
     if removing_others and acting.is_guest:
         raise JsonableError("Insufficient permission")
 
+    gone: list[tuple[Stream, int]] = []
+
     async def unsubscribe(txn: Transaction) -> tuple[list[str], list[str]]:
+        gone.clear()
         streams: list[Stream] = []
         for name in names:
             stream = await get_stream_by_name_txn(txn, realm.id, name.strip())
@@ -263,11 +273,14 @@ async def do_unsubscribe(
                         modified_user_id=user.id, extra_data={"stream_id": stream.id},
                     )  # fmt: skip
                     removed.append(stream.name)
+                    gone.append((stream, user.id))
                 else:
                     not_removed.append(stream.name)
         return removed, not_removed
 
-    return await server.pool.run_interaction("unsubscribe", unsubscribe)
+    answer = await server.pool.run_interaction("unsubscribe", unsubscribe)
+    await publish_unsubscribed(server, realm, gone)
+    return answer
 
 
 BOOLEAN_PROPERTIES = frozenset(
@@ -329,6 +342,10 @@ async def do_change_subscription_properties(
             await update_subscription_txn(txn, user.id, stream.recipient_id, change.property, change.value)
 
     await server.pool.run_interaction("subscription properties", apply)
+    for change in checked:
+        body = {"type": "subscription", "op": "update", "stream_id": change.stream_id,
+                "property": change.property, "value": change.value}  # fmt: skip
+        publish(server, body, [user.id])
 
 
 async def do_change_subscription_property(

@@ -122,7 +122,7 @@ async def test_creating_a_channel_gives_zulips_defaults(api: ApiHarness) -> None
         "message_retention_days": None,
         "history_public_to_subscribers": True,
         "first_message_id": None,
-        "is_recently_active": False,
+        "is_recently_active": True,  # Zulip's default for a new channel
         "is_announcement_only": False,
         "can_add_subscribers_group": groups["role:nobody"],
         "can_remove_subscribers_group": groups["role:administrators"],

@@ -25,7 +25,8 @@ def stream_payload(stream: Stream, settings: Mapping[str, Any], *, is_default: b
         "message_retention_days": stream.message_retention_days,
         "history_public_to_subscribers": stream.history_public_to_subscribers,
         "first_message_id": stream.first_message_id,
-        "is_recently_active": stream.first_message_id is not None,
+        # Zulip's default; zulipd keeps no traffic statistics to mark a channel inactive by.
+        "is_recently_active": True,
         "is_announcement_only": stream.stream_post_policy == StreamPostPolicy.ADMINS,
         **{name: settings[name] for name in CHANNEL_GROUP_SETTINGS},
         # Traffic statistics are not kept; Zulip sends null for new channels too.

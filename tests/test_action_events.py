@@ -286,3 +286,33 @@ async def test_personal_channel_settings(api: ApiHarness) -> None:
         ],
         IAGO: [],
     }
+
+
+@async_test
+async def test_changing_and_archiving_a_channel(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "garden", principals=[HAMLET])
+    garden = (await api.call("GET", "get_stream_id", {"stream": "garden"}, as_user=HAMLET)).json()["stream_id"]
+    listening = await queues(api, [HAMLET, CORDELIA, POLONIUS], event_types=["stream"])
+    success(await call(api, "PATCH", f"streams/{garden}", {"description": "Roses & more"}, as_user=IAGO))
+    success(await call(api, "PATCH", f"streams/{garden}", {"new_name": "orchard"}, as_user=IAGO))
+    events = await heard(api, listening)
+    described = {"type": "stream", "op": "update", "stream_id": garden, "name": "garden", "property": "description",
+                 "value": "Roses & more", "rendered_description": "<p>Roses &amp; more</p>"}  # fmt: skip
+    renamed = {"type": "stream", "op": "update", "stream_id": garden, "name": "orchard", "property": "name",
+               "value": "orchard"}  # fmt: skip
+    assert events == {HAMLET: [described, renamed], CORDELIA: [described, renamed], POLONIUS: []}
+    # Making it private: Cordelia, who is not subscribed, hears that and no more.
+    success(await call(api, "PATCH", f"streams/{garden}", {"is_private": True}, as_user=IAGO))
+    events = await heard(api, listening)
+    assert [(e["property"], e["value"], e["history_public_to_subscribers"]) for e in events[CORDELIA]] == [
+        ("invite_only", True, False)
+    ]
+    success(await call(api, "PATCH", f"streams/{garden}", {"description": "secret"}, as_user=IAGO))
+    events = await heard(api, listening)
+    assert [e["property"] for e in events[HAMLET]] == ["description"]
+    assert events[CORDELIA] == []
+    success(await call(api, "DELETE", f"streams/{garden}", as_user=IAGO))
+    events = await heard(api, listening)
+    (deleted,) = events[HAMLET]
+    assert deleted == {"type": "stream", "op": "delete", "streams": [{"stream_id": garden}], "stream_ids": [garden]}
+    assert events[CORDELIA] == []

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from zulipd.actions.streams import CHANNEL_GROUP_SETTINGS
 from zulipd.models import Stream, StreamPostPolicy, Subscription
 
 
 def stream_payload(stream: Stream, settings: Mapping[str, Any], *, is_default: bool | None = None) -> dict[str, Any]:
-    """A channel as the API shows it; ``settings`` are its group settings as api_channel_settings gives them."""
+    """A channel as the API shows it; ``settings`` are its group settings as api_channel_settings gives them
+    (every one of Zulip's channel permission settings, by name)."""
     payload: dict[str, Any] = {
         "stream_id": stream.id,
         "name": stream.name,
@@ -28,7 +28,7 @@ def stream_payload(stream: Stream, settings: Mapping[str, Any], *, is_default: b
         # Zulip's default; zulipd keeps no traffic statistics to mark a channel inactive by.
         "is_recently_active": True,
         "is_announcement_only": stream.stream_post_policy == StreamPostPolicy.ADMINS,
-        **{name: settings[name] for name in CHANNEL_GROUP_SETTINGS},
+        **settings,
         # Traffic statistics are not kept; Zulip sends null for new channels too.
         "stream_weekly_traffic": None,
     }

@@ -42,6 +42,7 @@ from zulipd.actions.groups import (
     setting_value_from_json,
     setting_value_to_json,
 )
+from zulipd.actions.notify import publish
 from zulipd.errors import JsonableError
 from zulipd.models import Realm, Role, Stream, StreamPostPolicy, Subscription, UserProfile
 from zulipd.render import render_description
@@ -62,6 +63,7 @@ from zulipd.storage.streams import (
     subscriptions_of_user_txn,
     update_stream_txn,
 )
+from zulipd.storage.users import list_users_txn
 
 if TYPE_CHECKING:
     from zulipd.server import Server
@@ -548,10 +550,51 @@ async def do_update_stream(
             )  # fmt: skip
         return updated, {**changed, **changed_settings}
 
-    return await server.pool.run_interaction("update stream", update)
+    updated, changed = await server.pool.run_interaction("update stream", update)
+    if changed:
+        await _publish_stream_update(server, realm, stream, updated, changed)
+    return updated, changed
 
 
-async def do_archive_stream(server: Server, acting: UserProfile, stream: Stream) -> None:
+async def public_channel_viewers(server: Server, realm: Realm) -> set[int]:
+    """Who sees every public channel: the organization's active members who are not guests."""
+    users = await server.pool.run_reads("realm users", list_users_txn, realm.id)
+    return {user.id for user in users if user.is_active and not user.is_guest}
+
+
+async def channel_audience(server: Server, realm: Realm, streams: Sequence[Stream]) -> dict[int, set[int]]:
+    """Who may see each channel (and its subscribers): for a public channel every active member
+    who is not a guest, and its subscribers; for a private one, its subscribers."""
+    subscribers = await subscriber_ids(server, streams)
+    members = await public_channel_viewers(server, realm) if any(not s.invite_only for s in streams) else set()
+    return {stream.id: set(subscribers[stream.id]) | (set() if stream.invite_only else members) for stream in streams}
+
+
+# Properties whose stream update events carry other fields besides, as Zulip's do.
+_UPDATE_EXTRAS = {
+    "description": ("rendered_description",),
+    "invite_only": ("history_public_to_subscribers", "is_web_public"),
+}
+
+
+async def _publish_stream_update(
+    server: Server, realm: Realm, before: Stream, after: Stream, changed: Mapping[str, Any]
+) -> None:
+    """One stream/update event per changed property, to everyone who could or can now see the channel."""
+    audience = (await channel_audience(server, realm, [before]))[before.id]
+    if after.invite_only != before.invite_only:
+        audience |= (await channel_audience(server, realm, [after]))[after.id]
+    for prop, value in changed.items():
+        if prop in ("rendered_description",) or (prop == "history_public_to_subscribers" and "invite_only" in changed):
+            continue
+        body: dict[str, Any] = {"type": "stream", "op": "update", "stream_id": after.id, "name": after.name,
+                                "property": prop, "value": value}  # fmt: skip
+        for extra in _UPDATE_EXTRAS.get(prop, ()):
+            body[extra] = getattr(after, extra)
+        publish(server, body, audience)
+
+
+async def do_archive_stream(server: Server, realm: Realm, acting: UserProfile, stream: Stream) -> None:
     async def archive(txn: Transaction) -> None:
         current = await get_stream_txn(txn, stream.realm_id, stream.id)
         if current is None or current.deactivated:
@@ -563,7 +606,12 @@ async def do_archive_stream(server: Server, acting: UserProfile, stream: Stream)
             modified_user_id=None, extra_data={"stream_id": stream.id},
         )  # fmt: skip
 
+    audience = (await channel_audience(server, realm, [stream]))[stream.id]
     await server.pool.run_interaction("archive stream", archive)
+    # Zulip 10's event for a channel gone from view (clients with archived_channels could be told
+    # of an is_archived update instead; zulipd tells every client this).
+    body = {"type": "stream", "op": "delete", "streams": [{"stream_id": stream.id}], "stream_ids": [stream.id]}
+    publish(server, body, audience)
 
 
 async def default_stream_ids(server: Server, realm_id: int) -> list[int]:

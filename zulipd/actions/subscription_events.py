@@ -18,18 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from zulipd.actions.notify import publish
 from zulipd.actions.stream_dicts import stream_payload, subscription_payload
-from zulipd.actions.streams import api_channel_settings, subscriber_ids
+from zulipd.actions.streams import api_channel_settings, public_channel_viewers, subscriber_ids
 from zulipd.models import Realm, Stream
 from zulipd.storage.streams import subscriptions_of_user_txn
-from zulipd.storage.users import list_users_txn
 
 if TYPE_CHECKING:
     from zulipd.server import Server
-
-
-async def _members_who_see_public_channels(server: Server, realm: Realm) -> set[int]:
-    users = await server.pool.run_reads("realm users", list_users_txn, realm.id)
-    return {user.id for user in users if user.is_active and not user.is_guest}
 
 
 def _who_sees(stream: Stream, subscribers: Sequence[int], members: set[int]) -> set[int]:
@@ -50,7 +44,7 @@ async def publish_subscribed(
     ordered = list(streams.values())
     settings = await api_channel_settings(server, realm, ordered)
     subscribers = await subscriber_ids(server, ordered)
-    members = await _members_who_see_public_channels(server, realm)
+    members = await public_channel_viewers(server, realm)
     for stream in created:
         body = {"type": "stream", "op": "create", "streams": [stream_payload(stream, settings[stream.id])]}
         publish(server, body, _who_sees(stream, subscribers[stream.id], members))
@@ -93,7 +87,7 @@ async def publish_unsubscribed(server: Server, realm: Realm, removed: Sequence[t
         publish(server, {"type": "subscription", "op": "remove", "subscriptions": gone}, [user_id])
     streams = [stream for stream, _ in by_stream.values()]
     subscribers = await subscriber_ids(server, streams)
-    members = await _members_who_see_public_channels(server, realm)
+    members = await public_channel_viewers(server, realm)
     for stream, user_ids in by_stream.values():
         peers = _who_sees(stream, subscribers[stream.id], members) - set(user_ids)
         publish(server, _peer_event("peer_remove", stream, user_ids), peers)

@@ -217,7 +217,7 @@ async def archive_stream(ctx: ApiRequest, *, stream_id: int) -> Payload:
     user = ctx.requester
     stream, stream_access = await actions.get_visible_stream(ctx.server, user, stream_id)
     await actions.check_can_administer(ctx.server, ctx.requester_realm, user, stream, stream_access)
-    await actions.do_archive_stream(ctx.server, user, stream)
+    await actions.do_archive_stream(ctx.server, ctx.requester_realm, user, stream)
     return {}
 
 

@@ -316,3 +316,36 @@ async def test_changing_and_archiving_a_channel(api: ApiHarness) -> None:
     (deleted,) = events[HAMLET]
     assert deleted == {"type": "stream", "op": "delete", "streams": [{"stream_id": garden}], "stream_ids": [garden]}
     assert events[CORDELIA] == []
+
+
+@async_test
+async def test_settings_names_roles_and_activity(api: ApiHarness) -> None:
+    listening = await queues(api, [HAMLET, CORDELIA], event_types=["user_settings", "realm_user"])
+    success(await call(api, "PATCH", "settings", {"enter_sends": True, "full_name": "Prince Hamlet"}, as_user=HAMLET))
+    hamlet = api.user(HAMLET).id
+    events = await heard(api, listening)
+    setting = {"type": "user_settings", "op": "update", "property": "enter_sends", "value": True}
+    renamed = {"type": "realm_user", "op": "update", "person": {"user_id": hamlet, "full_name": "Prince Hamlet"}}
+    assert sorted(map(str, events[HAMLET])) == sorted(map(str, [setting, renamed]))
+    assert events[CORDELIA] == [renamed]  # settings are personal; names are not
+    success(await call(api, "PATCH", f"users/{hamlet}", {"role": 300}, as_user=IAGO))
+    assert (await heard(api, listening))[CORDELIA] == [
+        {"type": "realm_user", "op": "update", "person": {"user_id": hamlet, "role": 300}}
+    ]
+    othello = api.user(OTHELLO).id
+    success(await call(api, "DELETE", f"users/{othello}", as_user=IAGO))
+    assert (await heard(api, listening))[CORDELIA] == [
+        {"type": "realm_user", "op": "update", "person": {"user_id": othello, "is_active": False}}
+    ]
+
+
+@async_test
+async def test_coming_online_is_told_to_the_organization(api: ApiHarness) -> None:
+    listening = await queues(api, [HAMLET, CORDELIA], event_types=["presence"])
+    success(await call(api, "POST", "users/me/presence", {"status": "active"}, as_user=HAMLET))
+    success(await call(api, "POST", "users/me/presence", {"status": "active"}, as_user=HAMLET))  # no news
+    events = await heard(api, listening)
+    assert events[HAMLET] == events[CORDELIA]
+    (online,) = events[CORDELIA]
+    assert (online["user_id"], online["email"]) == (api.user(HAMLET).id, api.user(HAMLET).email)
+    assert online["presence"]["website"]["status"] == "active"

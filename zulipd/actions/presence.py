@@ -22,6 +22,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from zulipd.actions.notify import publish
 from zulipd.actions.users import get_user, get_user_by_email
 from zulipd.errors import JsonableError
 from zulipd.models import Realm, UserProfile
@@ -36,7 +37,7 @@ from zulipd.storage.presence import (
     realm_presence_txn,
     update_presence_txn,
 )
-from zulipd.storage.users import get_users_by_ids_txn
+from zulipd.storage.users import get_users_by_ids_txn, list_users_txn
 
 if TYPE_CHECKING:
     from zulipd.server import Server
@@ -103,8 +104,25 @@ async def update_user_presence(server: Server, user: UserProfile, status: Status
     ``new_user_input`` feeds Zulip's usage statistics, which zulipd does not keep.
     """
     check_human_user(user)
-    if presence_enabled(user):
-        await do_update_user_presence(server, user, server_now(server), status)
+    if not presence_enabled(user):
+        return
+    now = server_now(server)
+    if await do_update_user_presence(server, user, now, status):
+        await publish_presence(server, user, status, now)
+
+
+async def publish_presence(server: Server, user: UserProfile, status: Status, when: datetime) -> None:
+    """Zulip's presence event, to everyone who may see the user: who, and how they were seen."""
+    seen = {"client": "website", "status": status, "timestamp": int(when.timestamp()), "pushable": False}
+    body = {
+        "type": "presence",
+        "user_id": user.id,
+        "email": user.email,
+        "server_timestamp": server.clock.seconds(),
+        "presence": {"website": seen},
+    }
+    users = await server.pool.run_reads("realm users", list_users_txn, user.realm_id)
+    publish(server, body, [viewer.id for viewer in users if viewer.is_active and can_see_user(viewer, user)])
 
 
 async def do_update_user_presence(

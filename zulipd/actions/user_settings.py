@@ -5,7 +5,8 @@ from __future__ import annotations
 import zoneinfo
 from typing import TYPE_CHECKING, Any
 
-from zulipd.actions.users import apply_user_change, audit_user_change
+from zulipd.actions.notify import publish
+from zulipd.actions.users import apply_user_change, audit_user_change, publish_person_update
 from zulipd.errors import JsonableError
 from zulipd.models import UserProfile
 from zulipd.storage.pool import Transaction
@@ -29,7 +30,13 @@ async def do_change_settings(server: Server, user: UserProfile, changes: dict[st
                                         property=name, old_value=old, new_value=value)  # fmt: skip
         return updated
 
-    return await apply_user_change(server, user, "change settings", change)
+    updated = await apply_user_change(server, user, "change settings", change)
+    for name, value in changes.items():
+        if user.settings.get(name, USER_SETTINGS[name][1]) != value:
+            # (Zulip adds language_name for default_language; zulipd has no table of language names.)
+            body = {"type": "user_settings", "op": "update", "property": name, "value": value}
+            publish(server, body, [user.id])
+    return updated
 
 
 async def do_change_timezone(server: Server, user: UserProfile, timezone: str) -> UserProfile:
@@ -42,4 +49,8 @@ async def do_change_timezone(server: Server, user: UserProfile, timezone: str) -
                                 property="timezone", old_value=current.timezone, new_value=timezone)  # fmt: skip
         return updated
 
-    return await apply_user_change(server, user, "change time zone", change)
+    updated = await apply_user_change(server, user, "change time zone", change)
+    if updated.timezone != user.timezone:
+        publish(server, {"type": "user_settings", "op": "update", "property": "timezone", "value": timezone}, [user.id])
+        await publish_person_update(server, updated, timezone=timezone)
+    return updated

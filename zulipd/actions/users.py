@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg2 import errors as sql_errors
 
 from zulipd.actions.auth import generate_api_key
+from zulipd.actions.notify import publish
 from zulipd.actions.subscriptions import subscribe_to_default_streams_txn
 from zulipd.errors import AccessDenied, JsonableError
 from zulipd.models import BotType, Realm, Role, UserProfile
@@ -244,6 +245,13 @@ async def apply_user_change(
     return updated
 
 
+async def publish_person_update(server: Server, user: UserProfile, **fields: Any) -> None:
+    """A realm_user update event (the changed fields of one person) to everyone in the organization."""
+    users = await server.pool.run_reads("realm users", list_users_txn, user.realm_id)
+    body = {"type": "realm_user", "op": "update", "person": {"user_id": user.id, **fields}}
+    publish(server, body, [other.id for other in users if other.is_active])
+
+
 async def do_change_full_name(
     server: Server, user: UserProfile, full_name: str, acting_user_id: int | None
 ) -> UserProfile:
@@ -257,7 +265,10 @@ async def do_change_full_name(
                      old_value=current.full_name, new_value=full_name)  # fmt: skip
         return updated
 
-    return await apply_user_change(server, user, "change full name", change)
+    updated = await apply_user_change(server, user, "change full name", change)
+    if updated.full_name != user.full_name:
+        await publish_person_update(server, updated, full_name=updated.full_name)
+    return updated
 
 
 async def do_change_email(server: Server, user: UserProfile, new_email: str, acting_user_id: int | None) -> UserProfile:
@@ -286,7 +297,10 @@ async def do_change_role(server: Server, user: UserProfile, role: Role, acting_u
                      old_value=int(current.role), new_value=int(role))  # fmt: skip
         return updated
 
-    return await apply_user_change(server, user, "change role", change)
+    updated = await apply_user_change(server, user, "change role", change)
+    if updated.role != user.role:
+        await publish_person_update(server, updated, role=int(updated.role))
+    return updated
 
 
 async def do_regenerate_api_key(server: Server, user: UserProfile, acting_user_id: int | None) -> UserProfile:
@@ -346,7 +360,9 @@ async def do_deactivate_user(server: Server, user: UserProfile, acting_user_id: 
         await audit_user_change(txn, current, "user_deactivated", acting_user_id, sessions_ended=ended)
         return updated
 
-    return await apply_user_change(server, user, "deactivate user", change, bot_ids)
+    updated = await apply_user_change(server, user, "deactivate user", change, bot_ids)
+    await publish_person_update(server, updated, is_active=False)
+    return updated
 
 
 async def do_reactivate_user(server: Server, user: UserProfile, acting_user_id: int | None) -> UserProfile:
@@ -361,7 +377,9 @@ async def do_reactivate_user(server: Server, user: UserProfile, acting_user_id: 
         await audit_user_change(txn, current, "user_reactivated", acting_user_id)
         return updated
 
-    return await apply_user_change(server, user, "reactivate user", change)
+    updated = await apply_user_change(server, user, "reactivate user", change)
+    await publish_person_update(server, updated, is_active=True)
+    return updated
 
 
 def check_can_change_role(acting: UserProfile, target: UserProfile, role: Role) -> None:

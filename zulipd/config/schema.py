@@ -68,7 +68,8 @@ class StateSection:
     dir: str = setting(
         "./var",
         Path(allow_empty=False),
-        "The state directory: the embedded PostgreSQL cluster and the generated secrets file. "
+        "The state directory: the embedded PostgreSQL cluster, the generated secrets file, and the event "
+        "queues saved by a graceful stop. "
         "The environment variable ZULIPD_STATE_DIR overrides it.",
     )
 

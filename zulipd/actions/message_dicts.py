@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from zulipd.actions.message_details import MessageDetails
@@ -11,13 +12,19 @@ from zulipd.models import Message, MessageFlag
 
 def flag_names(flags: int | None) -> list[str]:
     """Zulip's flag names; a message read through shared history is read and historical."""
+    return list(_flag_names(flags))
+
+
+@functools.lru_cache(maxsize=4096)
+def _flag_names(flags: int | None) -> tuple[str, ...]:
+    # Cached: a message's receivers mostly share a few values, and walking the enum is slow.
     if flags is None:
-        return ["read", "historical"]
+        return ("read", "historical")
     names = [flag.name.lower() for flag in MessageFlag if flag & flags and flag.name is not None]
     names = [name for name in names if name not in ("is_private", "active_mobile_push_notification")]
     if flags & (MessageFlag.STREAM_WILDCARD_MENTIONED | MessageFlag.TOPIC_WILDCARD_MENTIONED):
         names.append("wildcard_mentioned")  # Zulip's deprecated union of the two
-    return names
+    return tuple(names)
 
 
 def display_recipient(message: Message, details: MessageDetails) -> Any:

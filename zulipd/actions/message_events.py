@@ -73,8 +73,20 @@ def message_notice(prepared: PreparedSend, inserted: InsertedMessage) -> Notice:
     return Notice(
         event=variants((True, False)),
         user_ids=[user_id for user_id, _ in inserted.receivers],
-        per_user={user_id: {"flags": flag_names(flags)} for user_id, flags in inserted.receivers},
+        per_user=_flags_by_user(inserted.receivers),
         per_queue=per_queue,
         variants=variants,
         public_in_realm=prepared.realm_id if stream is not None and stream.is_public else None,
     )
+
+
+def _flags_by_user(receivers: list[tuple[int, int]]) -> dict[int, dict[str, Any]]:
+    """Each receiver's ``flags`` field; receivers with the same flags share one (read-only) dict."""
+    shared: dict[int, dict[str, Any]] = {}
+    by_user = {}
+    for user_id, flags in receivers:
+        entry = shared.get(flags)
+        if entry is None:
+            entry = shared[flags] = {"flags": flag_names(flags)}
+        by_user[user_id] = entry
+    return by_user

@@ -257,13 +257,14 @@ class MessageSender:
                         done.errback(error)
                     continue
                 for (prepared, done), message in zip(batch, inserted, strict=True):
-                    self._publish(prepared, message)
+                    # The sender hears first: waking every listener can take a while.
+                    self._server.reactor.callLater(0, self._publish, prepared, message)
                     done.callback(message)
         finally:
             self._committing = False
 
     def _publish(self, prepared: PreparedSend, message: InsertedMessage) -> None:
-        """The message's event, to everyone who received it, before the sender hears it is sent."""
+        """The message's event, to everyone who received it (just after the sender hears it is sent)."""
         try:
             self._server.events.publish(message_notice(prepared, message))
             if message.new_visibility_policy is not None and prepared.stream is not None:

@@ -208,13 +208,32 @@ def _convert(spec: ParamSpec, var_name: str, raw: str) -> Any:
 _ARTICLES = {int: "an integer", bool: "a boolean", str: "a string", float: "a float", list: "a list", dict: "a dict"}
 
 
+# typing's introspection is slow, and every parameter of every request goes through it.
+_cached_origin = functools.lru_cache(maxsize=1024)(typing.get_origin)
+_cached_args = functools.lru_cache(maxsize=1024)(typing.get_args)
+
+
+def _origin(annotation: Any) -> Any:
+    try:
+        return _cached_origin(annotation)
+    except TypeError:  # an unhashable annotation
+        return typing.get_origin(annotation)
+
+
+def _type_args(annotation: Any) -> tuple[Any, ...]:
+    try:
+        return _cached_args(annotation)
+    except TypeError:
+        return typing.get_args(annotation)
+
+
 def check_value(var_name: str, value: Any, annotation: Any) -> Any:
     """Check ``value`` against a type annotation; return it (ints widened to float where asked)."""
-    origin = typing.get_origin(annotation)
+    origin = _origin(annotation)
     if annotation is Any:
         return value
     if origin in (Union, types.UnionType):
-        options = typing.get_args(annotation)
+        options = _type_args(annotation)
         if value is None and type(None) in options:
             return None
         errors = []
@@ -228,18 +247,18 @@ def check_value(var_name: str, value: Any, annotation: Any) -> Any:
         raise errors[0]
     if origin is Literal:
         # Equal is not enough: 1.0 == 1 and True == 1, but neither is the literal 1.
-        if any(type(value) is type(option) and value == option for option in typing.get_args(annotation)):
+        if any(type(value) is type(option) and value == option for option in _type_args(annotation)):
             return value
         raise JsonableError(f"Invalid {var_name}")
     if origin is list or annotation is list:
         if not isinstance(value, list):
             raise JsonableError(f"{var_name} is not a list")
-        (item_type,) = typing.get_args(annotation) or (Any,)
+        (item_type,) = _type_args(annotation) or (Any,)
         return [check_value(f"{var_name}[{index}]", item, item_type) for index, item in enumerate(value)]
     if origin is dict or annotation is dict:
         if not isinstance(value, dict):
             raise JsonableError(f"{var_name} is not a dict")
-        _, item_type = typing.get_args(annotation) or (str, Any)
+        _, item_type = _type_args(annotation) or (str, Any)
         return {key: check_value(f"{var_name}[{json.dumps(key)}]", item, item_type) for key, item in value.items()}
     if annotation is type(None):
         if value is None:

@@ -48,6 +48,8 @@ class Server:
         self.realms = RealmDirectory(self)
         self.message_sender = MessageSender(self)
         self.events = EventRouter(config.events.shards, reactor)
+        # Open event WebSockets (zulipd.app.ws counts them).
+        self.websockets = 0
         self.authenticator = Authenticator(self)
         rules = RateLimitRules(
             api_by_user=config.ratelimit.api_by_user,

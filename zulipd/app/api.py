@@ -311,9 +311,10 @@ class ApiResource(resource.Resource):
             )
             status = 500
             payload = {"result": "error", "msg": "Internal server error", "code": "INTERNAL_SERVER_ERROR"}
-        self._write(request, status, payload, extra_headers)
+        self.write(request, status, payload, extra_headers)
 
-    def _write(self, request: ZulipdRequest, status: int, payload: Payload | None, headers: dict[str, str]) -> None:
+    def write(self, request: ZulipdRequest, status: int, payload: Payload | None, headers: dict[str, str]) -> None:
+        """Answer with Zulip's envelope (nothing when the client has gone)."""
         if request._disconnected or request.finished:
             return
         request.setResponseCode(status, _REASONS.get(status))

@@ -19,6 +19,7 @@ from zulipd.app.api import ApiResource
 from zulipd.app.response import encode_json, json_error, json_success
 from zulipd.app.routes import load_routes
 from zulipd.app.web import WebPages
+from zulipd.app.ws import EventsWebSocket
 from zulipd.storage.health import check_database
 from zulipd.storage.pool import DatabaseUnavailable
 
@@ -71,6 +72,9 @@ class _NotFound(resource.Resource):
         return encode_json({"result": "error", "msg": "Not Found", "code": "BAD_REQUEST"})
 
 
+_EVENTS_WS = [b"events", b"ws"]
+
+
 class Root(resource.Resource):
     """Dispatches on the first path segments itself: the API is the hot path."""
 
@@ -81,6 +85,8 @@ class Root(resource.Resource):
         routes = load_routes()
         self._api = ApiResource(server, routes, "api")
         self._json = ApiResource(server, routes, "json")
+        self._api_ws = EventsWebSocket(server, self._api)
+        self._json_ws = EventsWebSocket(server, self._json)
         self._not_found = _NotFound()
         pages = Klein()
         HealthPage(server).add_routes(pages)
@@ -92,14 +98,18 @@ class Root(resource.Resource):
         first = segments[0] if segments else b""
         if first == b"api":
             if len(segments) > 1 and segments[1] == b"v1":
+                if segments[2:] == _EVENTS_WS:
+                    return self._serve(self._api_ws, request, 2)
                 return self._serve(self._api, request, 2)
             return self._not_found.render(request)
         if first == b"json":
+            if segments[1:] == _EVENTS_WS:
+                return self._serve(self._json_ws, request, 1)
             return self._serve(self._json, request, 1)
         return self._pages.render(request)
 
     @staticmethod
-    def _serve(target: resource.Resource, request: Any, consumed: int) -> Any:
+    def _serve(target: Any, request: Any, consumed: int) -> Any:
         request.prepath = request.postpath[:consumed]
         request.postpath = request.postpath[consumed:]
         return target.render(request)

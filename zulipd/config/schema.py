@@ -185,6 +185,12 @@ class EventsSection:
         "How many shards hold the event queues; a user's queues live in shard user_id % shards. "
         "This process owns them all.",
     )
+    max_websockets: int = setting(
+        20000,
+        Integer(0, 1_000_000),
+        "How many event WebSockets this process keeps open at most; beyond that, clients are refused "
+        "and long-poll instead. 0 turns the WebSocket transport off.",
+    )
     queue_timeout: float = setting(
         600.0,
         Seconds(10, 7 * 24 * 3600),

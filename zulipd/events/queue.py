@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from twisted.internet import defer
@@ -72,6 +72,18 @@ class _Queued:
         return {"id": self.id, **(self.shared.body if self.shared else {}), **(self.own or {})}
 
 
+class QueueConsumer(Protocol):
+    """What a queue tells an attached WebSocket."""
+
+    def events_available(self) -> None: ...
+
+    def replaced(self) -> None: ...
+
+    def going_away(self) -> None: ...
+
+    def queue_gone(self) -> None: ...
+
+
 class EventQueue:
     def __init__(self, queue_id: str, user_id: int, realm_id: int, options: QueueOptions, now: float) -> None:
         self.id = queue_id
@@ -85,6 +97,8 @@ class EventQueue:
         # Merged update_message_flags events, by (op, flag): the queue entry to extend.
         self._merged_flags: dict[tuple[str, str], _Queued] = {}
         self._waiter: defer.Deferred[None] | None = None
+        # An attached WebSocket, told of every event as it arrives (see attach).
+        self._consumer: QueueConsumer | None = None
         # Deleted or collected: a parked request wakes and answers BAD_EVENT_QUEUE_ID.
         self.closed = False
 
@@ -216,13 +230,32 @@ class EventQueue:
         """The queued events as dicts (for tests and for saving the queue)."""
         return [entry.as_dict() for entry in self._events]
 
+    def encoded_events_after(self, event_id: int) -> list[orjson.Fragment]:
+        return [entry.encoded() for entry in self._events if entry.id > event_id]
+
     @property
     def parked(self) -> bool:
-        return self._waiter is not None
+        """Whether a client is waiting on the queue now (a long-poll, or a WebSocket)."""
+        return self._waiter is not None or self._consumer is not None
+
+    def attach(self, consumer: QueueConsumer) -> None:
+        """A WebSocket takes the queue over: a parked long-poll is answered, an older WebSocket let go."""
+        self._wake()
+        if self._consumer is not None and self._consumer is not consumer:
+            self._consumer.replaced()
+        self._consumer = consumer
+
+    def detach(self, consumer: QueueConsumer, now: float) -> None:
+        if self._consumer is consumer:
+            self._consumer = None
+            self.last_seen = now
 
     def park(self) -> defer.Deferred[None]:
         """A Deferred that fires when an event arrives; a newer request replaces (and releases) an older one."""
         self._wake()
+        if self._consumer is not None:
+            self._consumer.replaced()
+            self._consumer = None
         waiter: defer.Deferred[None] = defer.Deferred()
         self._waiter = waiter
         return waiter
@@ -234,17 +267,25 @@ class EventQueue:
         self.last_seen = now
 
     def release(self) -> None:
-        """Answer a parked request now, with whatever is queued (when zulipd stops)."""
+        """Answer a parked request now, with whatever is queued, and let a WebSocket go (zulipd stops)."""
         self._wake()
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.going_away()
 
     def close(self) -> None:
         self.closed = True
         self._wake()
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.queue_gone()
 
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.called:
             waiter.callback(None)
+        if self._consumer is not None:
+            self._consumer.events_available()
 
 
 def _flag_merge_key(shared: SharedEvent | None, own: Mapping[str, Any] | None) -> tuple[str, str] | None:

@@ -1,0 +1,132 @@
+"""The WebSocket transport of event queues: same events, same ids, acknowledgements, switching, refusals."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
+from twisted.internet import defer, reactor, task
+
+from tests.chat_support import CORDELIA, HAMLET, assert_error, queued_events, register, send_direct
+from tests.support.api import ApiHarness
+from tests.support.async_tests import async_test
+from tests.support.openapi import assert_valid
+
+WAIT_SECONDS = 10.0
+
+
+class _Client(WebSocketClientProtocol):
+    def onOpen(self) -> None:
+        self.factory.opened.callback(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.factory.messages.put(json.loads(payload))
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        if not self.factory.opened.called:
+            self.factory.opened.errback(ConnectionError(reason))
+        self.factory.closed.callback(code)
+
+
+class Socket:
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+        self.protocol: Any = None
+
+    async def next_batch(self) -> dict[str, Any]:
+        batch: dict[str, Any] = await self.factory.messages.get().addTimeout(WAIT_SECONDS, reactor)
+        # What a batch holds is what GET /events answers.
+        assert_valid("GET", "events", 200, {"result": "success", "msg": "", **batch})
+        return batch
+
+    def ack(self, event_id: int) -> None:
+        self.protocol.sendMessage(json.dumps({"ack": event_id}).encode())
+
+    async def closed(self) -> int:
+        code: int = await self.factory.closed.addTimeout(WAIT_SECONDS, reactor)
+        return code
+
+
+async def open_socket(api: ApiHarness, email: str, queue_id: str, last_event_id: int = -1) -> Socket:
+    port = api.base_url.rsplit(":", 1)[1]
+    url = f"ws://127.0.0.1:{port}/api/v1/events/ws?queue_id={queue_id}&last_event_id={last_event_id}"
+    credentials = base64.b64encode(f"{email}:{api.api_key(email)}".encode()).decode()
+    factory: Any = WebSocketClientFactory(url, headers={"Authorization": f"Basic {credentials}"})  # type: ignore[no-untyped-call]
+    factory.protocol = _Client
+    factory.opened, factory.closed, factory.messages = defer.Deferred(), defer.Deferred(), defer.DeferredQueue()
+    connectWS(factory)
+    socket = Socket(factory)
+    socket.protocol = await factory.opened.addTimeout(WAIT_SECONDS, reactor)
+    return socket
+
+
+@async_test
+async def test_events_arrive_with_the_ids_long_polling_would_give(api: ApiHarness) -> None:
+    queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
+    before = await send_direct(api, CORDELIA, [HAMLET], "queued before the socket")
+    socket = await open_socket(api, HAMLET, queue_id)
+    first = await socket.next_batch()
+    assert first["queue_id"] == queue_id
+    assert [(e["id"], e["message"]["id"]) for e in first["events"]] == [(0, before)]
+    pushed = await send_direct(api, CORDELIA, [HAMLET], "pushed at once")
+    second = await socket.next_batch()
+    assert [(e["id"], e["message"]["id"]) for e in second["events"]] == [(1, pushed)]
+    socket.ack(0)
+    await task.deferLater(reactor, 0.2, lambda: None)
+    # Switching to long-polling: what was not acknowledged is still there, and nothing else.
+    assert [e["id"] for e in await queued_events(api, HAMLET, queue_id, 0)] == [1]
+    socket.protocol.sendClose()
+    assert await socket.closed() == 1000
+
+
+@async_test
+async def test_reconnecting_resumes_from_last_event_id(api: ApiHarness) -> None:
+    queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
+    ids = [await send_direct(api, CORDELIA, [HAMLET], f"n{n}") for n in range(3)]
+    socket = await open_socket(api, HAMLET, queue_id, last_event_id=0)
+    batch = await socket.next_batch()
+    assert [e["message"]["id"] for e in batch["events"]] == ids[1:]
+    # A long-poll on the same queue takes it over: the socket is let go.
+    await queued_events(api, HAMLET, queue_id, 2)
+    parked = defer.ensureDeferred(
+        api.call("GET", "events", {"queue_id": queue_id, "last_event_id": "2"}, as_user=HAMLET)
+    )
+    assert await socket.closed() == 4000
+    later = await send_direct(api, CORDELIA, [HAMLET], "after the switch")
+    answer = (await parked).json()
+    assert [(e["id"], e["message"]["id"]) for e in answer["events"]] == [(3, later)]
+
+
+@async_test
+async def test_refusals_come_in_zulips_envelope(api: ApiHarness) -> None:
+    queue_id = (await register(api, HAMLET))["queue_id"]
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}  # fmt: skip
+    response = await api.call("GET", "events/ws", {"queue_id": queue_id}, headers=upgrade)
+    assert_error(response, "Not logged in: API authentication or user session required", "UNAUTHORIZED", 401)
+    response = await api.call("GET", "events/ws", {"queue_id": queue_id}, as_user=CORDELIA, headers=upgrade)
+    assert_error(response, f"Bad event queue ID: {queue_id}", "BAD_EVENT_QUEUE_ID", queue_id=queue_id)
+    response = await api.call("GET", "events/ws", {}, as_user=HAMLET, headers=upgrade)
+    assert_error(response, "Missing 'queue_id' argument", "REQUEST_VARIABLE_MISSING", var_name="queue_id")
+    response = await api.call("GET", "events/ws", {"queue_id": queue_id}, as_user=HAMLET)
+    assert_error(response, "This endpoint takes WebSocket connections only")
+
+
+@async_test
+async def test_deleting_the_queue_closes_its_socket(api: ApiHarness) -> None:
+    queue_id = (await register(api, HAMLET))["queue_id"]
+    socket = await open_socket(api, HAMLET, queue_id)
+    response = await api.call("DELETE", "events", {"queue_id": queue_id}, as_user=HAMLET)
+    assert response.status == 200, response.body
+    assert await socket.closed() == 4001
+    assert api.server.websockets == 0
+
+
+@async_test
+async def test_a_bad_acknowledgement_closes_the_socket(api: ApiHarness) -> None:
+    queue_id = (await register(api, HAMLET))["queue_id"]
+    socket = await open_socket(api, HAMLET, queue_id)
+    socket.protocol.sendMessage(b"not json")
+    assert await socket.closed() == 4002

@@ -43,6 +43,18 @@ CLOSE_BAD_MESSAGE = 4002  # not an acknowledgement, or one the queue refuses
 CLOSE_STOPPING = 4003  # zulipd is stopping; the queue is saved, so reconnect later
 
 
+# Autobahn's defaults set no limits at all; these are zulipd's (the conformance test uses them too).
+PROTOCOL_OPTIONS: dict[str, Any] = {
+    "maxFramePayloadSize": MAX_CLIENT_MESSAGE_BYTES,
+    "maxMessagePayloadSize": MAX_CLIENT_MESSAGE_BYTES,
+    "autoPingInterval": AUTO_PING_SECONDS,
+    "autoPingTimeout": AUTO_PING_TIMEOUT_SECONDS,
+    "openHandshakeTimeout": 10,
+    "closeHandshakeTimeout": 5,
+    "webStatus": False,
+}
+
+
 @dataclass
 class _Attachment:
     server: Server
@@ -140,15 +152,7 @@ class _Factory(WebSocketServerFactory):
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.setProtocolOptions(  # type: ignore[no-untyped-call]
-            maxFramePayloadSize=MAX_CLIENT_MESSAGE_BYTES,
-            maxMessagePayloadSize=MAX_CLIENT_MESSAGE_BYTES,
-            autoPingInterval=AUTO_PING_SECONDS,
-            autoPingTimeout=AUTO_PING_TIMEOUT_SECONDS,
-            openHandshakeTimeout=10,
-            closeHandshakeTimeout=5,
-            webStatus=False,
-        )
+        self.setProtocolOptions(**PROTOCOL_OPTIONS)  # type: ignore[no-untyped-call]
         self.next_attachment: _Attachment | None = None
 
     def buildProtocol(self, addr: Any) -> EventsProtocol:

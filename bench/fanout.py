@@ -1,11 +1,13 @@
-"""Fan-out of channel messages to long-polling listeners, on one zulipd process.
+"""Fan-out of channel messages to long-polling (or WebSocket) listeners, on one zulipd process.
 
     .venv/bin/python bench/fanout.py [--n 50] [--m 500] [--k 8] [--phases seq,burst] [--drain 30]
                                      [--max-seconds 900] [--baseline PATH | --no-baseline]
 
 N listeners, each a different user subscribed to one channel, register an event
 queue for messages and long-poll ``GET /api/v1/events`` on a keep-alive
-connection of their own, acknowledging what they read with ``last_event_id``.
+connection of their own, acknowledging what they read with ``last_event_id``
+(with ``--transport ws`` they hold the queue's WebSocket instead, acknowledging
+each batch with ``{"ack": N}``; that needs aiohttp).
 In phase "seq" one sender posts M messages to the channel, each as soon as the
 last is answered; in phase "burst" K senders (other users) post M messages
 between them the same way. Every message carries a key that the listeners
@@ -280,6 +282,23 @@ async def listen(number: int, client: Client, auth: str, queue_id: str, last: in
                 deliveries.delivered(number, key_of(event["message"]["content"]), at)
 
 
+async def listen_ws(number: int, socket: Any, deliveries: Deliveries) -> None:
+    """Read the queue's events from its WebSocket until cancelled, acknowledging each batch."""
+    async for frame in socket:
+        if frame.type.name != "TEXT":
+            deliveries.poll_error(f"WebSocket {frame.type.name} {frame.data!r:.200}")
+            return
+        at = time.perf_counter()
+        events = json.loads(frame.data)["events"]
+        if deliveries.current is not None:
+            deliveries.current.answers += 1
+            deliveries.current.events += len(events)
+        for event in events:
+            if event["type"] == "message":
+                deliveries.delivered(number, key_of(event["message"]["content"]), at)
+        await socket.send_str(json.dumps({"ack": events[-1]["id"]}))
+
+
 @dataclass
 class Bench:
     zulipd: Zulipd
@@ -396,10 +415,30 @@ async def run_n(bench: Bench, index: int, n: int, args: argparse.Namespace, dead
             return client, str(answer["queue_id"]), int(answer["last_event_id"])
 
     started = await asyncio.gather(*(start_listener(number) for number in range(n)))
-    tasks = [
-        asyncio.ensure_future(listen(number, client, bench.listener_auths[number], queue_id, last, deliveries))
-        for number, (client, queue_id, last) in enumerate(started)
-    ]
+    session: Any = None
+    if args.transport == "ws":
+        import aiohttp
+
+        session = aiohttp.ClientSession()
+        ws_url = zulipd.base_url.replace("http://", "ws://") + "/api/v1/events/ws"
+
+        async def open_socket(number: int, queue_id: str, last: int) -> Any:
+            async with gate:
+                return await session.ws_connect(
+                    f"{ws_url}?queue_id={queue_id}&last_event_id={last}",
+                    headers={"Authorization": bench.listener_auths[number]},
+                    autoping=True,
+                )
+
+        sockets = await asyncio.gather(
+            *(open_socket(number, queue_id, last) for number, (_, queue_id, last) in enumerate(started))
+        )
+        tasks = [asyncio.ensure_future(listen_ws(number, socket, deliveries)) for number, socket in enumerate(sockets)]
+    else:
+        tasks = [
+            asyncio.ensure_future(listen(number, client, bench.listener_auths[number], queue_id, last, deliveries))
+            for number, (client, queue_id, last) in enumerate(started)
+        ]
     setup_seconds = time.perf_counter() - setup_started
     await asyncio.sleep(SETTLE_SECONDS)
     senders = [Client(zulipd.base_url) for _ in range(k)]
@@ -426,6 +465,8 @@ async def run_n(bench: Bench, index: int, n: int, args: argparse.Namespace, dead
             client.close()
         for client in senders:
             client.close()
+        if session is not None:
+            await session.close()
     late = sum(phase.late for phase in phases)
     print(
         f"N {n:<5} listeners ready in {setup_seconds:.2f} s   poll errors {deliveries.poll_errors}   "
@@ -483,7 +524,7 @@ def run_baseline(path: str, n: int, args: argparse.Namespace, budget: float) -> 
     with tempfile.TemporaryDirectory(prefix="zulipd-bench-baseline-") as directory:
         out = os.path.join(directory, "limit.json")
         command = [
-            sys.executable, path, "bench", "--transport", "longpoll", "--n", str(n), "--m", str(args.m),
+            sys.executable, path, "bench", "--transport", args.transport, "--n", str(n), "--m", str(args.m),
             "--k", str(args.k), "--phases", ",".join(args.phases), "--drain", f"{args.drain:g}",
             "--max-seconds", f"{max(10.0, budget - 10):.0f}", "--out", out,
         ]  # fmt: skip
@@ -525,6 +566,10 @@ def main() -> None:
         help="limit_fanout.py to compare with (default: ../shared/bench/limit_fanout.py if it exists)",
     )
     parser.add_argument("--no-baseline", action="store_true", help="do not run the baseline")
+    parser.add_argument(
+        "--transport", choices=["longpoll", "ws"], default="longpoll",
+        help="how listeners get events: GET /events long-polls, or the events WebSocket (needs aiohttp)",
+    )  # fmt: skip
     args = parser.parse_args()
     try:
         args.n = [int(value) for value in args.n.split(",") if value.strip()]
@@ -554,7 +599,8 @@ def main() -> None:
 
     described = {"seq": "seq (1 sender)", "burst": f"burst ({args.k} senders)"}
     print(
-        f"Fan-out to long-polling listeners, N = {', '.join(map(str, args.n))}: {args.m} messages in each phase, "
+        f"Fan-out to {'WebSocket' if args.transport == 'ws' else 'long-polling'} listeners, "
+        f"N = {', '.join(map(str, args.n))}: {args.m} messages in each phase, "
         f"{', '.join(described[name] for name in args.phases)}; deliveries awaited up to {args.drain:g} s",
         flush=True,
     )
@@ -565,7 +611,7 @@ def main() -> None:
 
     baselines: dict[int, dict[str, Any]] = {}
     if args.baseline is not None:
-        print(f"baseline: {args.baseline} --transport longpoll (no database, no authentication), same N, M, K")
+        print(f"baseline: {args.baseline} --transport {args.transport} (no database, no authentication), same N, M, K")
         absent = [name for name in BASELINE_MODULES if importlib.util.find_spec(name) is None]
         if absent:
             print(f"baseline not run: {install_hint(absent)}")

@@ -13,6 +13,7 @@ from tests.chat_support import CORDELIA, HAMLET, assert_error, queued_events, re
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
+from zulipd.app.ws import text_frame
 
 WAIT_SECONDS = 10.0
 
@@ -79,6 +80,40 @@ async def test_events_arrive_with_the_ids_long_polling_would_give(api: ApiHarnes
     assert [e["id"] for e in await queued_events(api, HAMLET, queue_id, 0)] == [1]
     socket.protocol.sendClose()
     assert await socket.closed() == 1000
+
+
+@async_test
+async def test_batches_of_every_size_arrive_whole(api: ApiHarness) -> None:
+    # Frame lengths take one byte (< 126), two (< 65,536) or eight: a short message, a long one, and a
+    # batch of long ones queued before the socket opens.
+    queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
+    contents = [f"{n} " + "x" * 9_000 for n in range(8)]
+    for content in contents:
+        await send_direct(api, CORDELIA, [HAMLET], content)
+    socket = await open_socket(api, HAMLET, queue_id)
+    batch = await socket.next_batch()
+    assert [e["message"]["content"] for e in batch["events"]] == contents
+    assert len(json.dumps(batch)) > 65_536
+    await send_direct(api, CORDELIA, [HAMLET], "y" * 1_000)
+    await send_direct(api, CORDELIA, [HAMLET], "short")
+    long_one = await socket.next_batch()
+    short_one = long_one if len(long_one["events"]) == 2 else await socket.next_batch()
+    assert long_one["events"][0]["message"]["content"] == "y" * 1_000
+    assert short_one["events"][-1]["message"]["content"] == "short"
+    socket.protocol.sendClose()
+    assert await socket.closed() == 1000
+
+
+def test_text_frames_follow_rfc_6455() -> None:
+    for length, header in [
+        (0, b"\x81\x00"),
+        (125, b"\x81\x7d"),
+        (126, b"\x81\x7e\x00\x7e"),
+        (65_535, b"\x81\x7e\xff\xff"),
+        (65_536, b"\x81\x7f" + (65_536).to_bytes(8, "big")),
+    ]:
+        frame = text_frame(b"a" * length)
+        assert frame == header + b"a" * length, length
 
 
 @async_test

@@ -16,6 +16,7 @@ from tests.chat_support import (
     IAGO,
     OTHELLO,
     POLONIUS,
+    PROSPERO,
     call,
     create_channel,
     queued_events,
@@ -123,11 +124,10 @@ async def test_flag_changes_go_to_their_user_only(api: ApiHarness) -> None:
         "op": "remove",
         "operation": "remove",
         "flag": "read",
+        # "mentioned" appears only for messages that mention the user (none here).
         "message_details": {
-            str(first): {"type": "stream", "mentioned": False, "stream_id": garden, "topic": "roses",
-                         "unmuted_stream_msg": True},
-            str(second): {"type": "private", "mentioned": False,
-                          "user_ids": sorted([api.user(CORDELIA).id, api.user(OTHELLO).id])},
+            str(first): {"type": "stream", "stream_id": garden, "topic": "roses", "unmuted_stream_msg": True},
+            str(second): {"type": "private", "user_ids": sorted([api.user(CORDELIA).id, api.user(OTHELLO).id])},
         },
     }  # fmt: skip
     # Nothing changed, nothing said.
@@ -194,6 +194,38 @@ async def test_typing_notices(api: ApiHarness) -> None:
     }
     # Without the stream_typing_notifications capability, only direct-message notices.
     assert await heard(api, plain) == {CORDELIA: [direct]}
+
+
+@async_test
+async def test_notices_of_editing_a_message(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "garden", principals=[HAMLET, CORDELIA])
+    garden = (await api.call("GET", "get_stream_id", {"stream": "garden"}, as_user=HAMLET)).json()["stream_id"]
+    in_channel = await send_stream(api, HAMLET, "garden", "roses", "red")
+    direct_id = await send_direct(api, HAMLET, [CORDELIA, OTHELLO], "to two")
+    success(await call(api, "PATCH", "settings", {"receives_typing_notifications": False}, as_user=OTHELLO))
+    listening = await queues(api, [HAMLET, CORDELIA, OTHELLO, IAGO, PROSPERO], event_types=["typing_edit_message"])
+    others = await queues(api, [CORDELIA], event_types=["typing"])
+    success(await call(api, "POST", f"messages/{in_channel}/typing", {"op": "start"}, as_user=HAMLET))
+    success(await call(api, "POST", f"messages/{direct_id}/typing", {"op": "stop"}, as_user=HAMLET))
+    channel = {
+        "type": "typing_edit_message",
+        "op": "start",
+        "sender_id": api.user(HAMLET).id,
+        "message_id": in_channel,
+        "recipient": {"type": "channel", "channel_id": garden, "topic": "roses"},
+    }
+    members = sorted(api.user(email).id for email in (HAMLET, CORDELIA, OTHELLO))
+    direct = {"type": "typing_edit_message", "op": "stop", "sender_id": api.user(HAMLET).id,
+              "message_id": direct_id, "recipient": {"type": "direct", "user_ids": members}}  # fmt: skip
+    assert await heard(api, listening) == {
+        HAMLET: [channel, direct],
+        CORDELIA: [channel, direct],
+        OTHELLO: [],  # receives_typing_notifications is off
+        IAGO: [channel],  # subscribed to the channel, not in the conversation
+        PROSPERO: [],
+    }
+    # Queues that asked for typing events only hear none of these.
+    assert await heard(api, others) == {CORDELIA: []}
 
 
 @async_test

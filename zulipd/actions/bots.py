@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from zulipd.actions.auth import generate_api_key
-from zulipd.actions.users import apply_user_change, audit_user_change, check_full_name, do_create_user
+from zulipd.actions.bot_dicts import bot_services
+from zulipd.actions.bot_events import publish_bot_added, publish_bot_owner_change, publish_bot_update
+from zulipd.actions.users import (
+    apply_user_change,
+    audit_user_change,
+    check_full_name,
+    do_create_user,
+    publish_person_update,
+)
 from zulipd.errors import JsonableError
 from zulipd.models import BotService, BotType, Realm, Role, UserProfile
 from zulipd.storage.pool import Transaction
@@ -76,6 +84,16 @@ async def do_create_bot(
         payload_url = check_payload_url(payload_url)
     if bot_type == BotType.EMBEDDED and not service_name:
         raise JsonableError("Embedded bots need a service_name")
+    service: BotService | None = None
+
+    async def create_service(txn: Transaction, bot: UserProfile) -> None:
+        # The service commits with the bot, so that nobody ever sees the bot without it.
+        nonlocal service
+        service = None
+        if bot_type in (BotType.OUTGOING_WEBHOOK, BotType.EMBEDDED):
+            service = BotService(bot.id, payload_url, generate_api_key(), interface, service_name or short_name, config)
+            await insert_bot_service_txn(txn, service)
+
     try:
         bot = await do_create_user(
             server,
@@ -87,15 +105,13 @@ async def do_create_bot(
             acting_user_id=owner.id,
             bot_type=bot_type,
             bot_owner_id=owner.id,
+            also_in_transaction=create_service,
         )
     except JsonableError as error:
         if "already in use" in error.msg:
             raise JsonableError("Username already in use") from None
         raise
-    service = None
-    if bot_type in (BotType.OUTGOING_WEBHOOK, BotType.EMBEDDED):
-        service = BotService(bot.id, payload_url, generate_api_key(), interface, service_name or short_name, config)
-        await server.pool.run_interaction("create bot service", insert_bot_service_txn, service)
+    await publish_bot_added(server, bot, service)
     return bot, service
 
 
@@ -123,19 +139,38 @@ async def get_service(server: Server, bot: UserProfile) -> BotService | None:
     return services.get(bot.id)
 
 
-async def do_update_service(server: Server, bot: UserProfile, **changes: Any) -> None:
-    await server.pool.run_interaction("update bot service", update_bot_service_txn, bot.id, **changes)
+async def do_update_service(server: Server, bot: UserProfile, **changes: Any) -> BotService | None:
+    """Change the bot's service; those who administer the bot hear of its new ``services`` if they changed."""
+
+    async def update(txn: Transaction) -> tuple[BotService | None, BotService | None]:
+        before = (await get_bot_services_txn(txn, [bot.id])).get(bot.id)
+        await update_bot_service_txn(txn, bot.id, **changes)
+        return before, (await get_bot_services_txn(txn, [bot.id])).get(bot.id)
+
+    before, service = await server.pool.run_interaction("update bot service", update)
+    shown = bot_services(bot, service)
+    if service is not None and shown != bot_services(bot, before):
+        await publish_bot_update(server, bot, services=shown)
+    return service
 
 
 async def do_change_bot_owner(server: Server, bot: UserProfile, owner: UserProfile, acting_user_id: int) -> UserProfile:
     if owner.is_bot or not owner.is_active or owner.realm_id != bot.realm_id:
         raise JsonableError("Failed to change owner, bots can't own other bots")
-    previous_owner = bot.bot_owner_id
+    previous_owner: int | None = None
 
     async def change(txn: Transaction, current: UserProfile) -> UserProfile:
+        nonlocal previous_owner
+        previous_owner = current.bot_owner_id
+        if previous_owner == owner.id:
+            return current
         updated = await update_user_txn(txn, current.id, bot_owner_id=owner.id)
         await audit_user_change(txn, current, "bot_owner_changed", acting_user_id,
                                 old_value=previous_owner, new_value=owner.id)  # fmt: skip
         return updated
 
-    return await apply_user_change(server, bot, "change bot owner", change)
+    updated = await apply_user_change(server, bot, "change bot owner", change)
+    if previous_owner != owner.id:
+        await publish_person_update(server, updated, bot_owner_id=owner.id)
+        await publish_bot_owner_change(server, updated, await get_service(server, updated), previous_owner)
+    return updated

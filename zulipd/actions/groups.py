@@ -24,6 +24,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from zulipd.actions.group_dicts import user_group_payload
+from zulipd.actions.group_events import GroupEvents
 from zulipd.errors import JsonableError
 from zulipd.models import Realm, Role, UserGroup, UserProfile
 from zulipd.realm_settings import effective_realm_settings
@@ -42,6 +44,7 @@ from zulipd.storage.groups import (
     update_group_txn,
 )
 from zulipd.storage.pool import Transaction
+from zulipd.storage.realms import get_realm_by_id_txn
 from zulipd.storage.streams import list_streams_txn
 from zulipd.storage.users import get_user_by_id_txn, get_users_by_ids_txn
 
@@ -512,29 +515,37 @@ async def audit_group_change(
 # Reading
 
 
+async def group_details_txn(txn: Transaction, graph: GroupGraph, groups: Sequence[UserGroup]) -> list[UserGroupDetails]:
+    """The groups as GET /user_groups shows them, in the order given."""
+    members = await graph.direct_members(txn, [group.id for group in groups])
+    settings = {group.id: {name: group_setting(graph, group, name) for name in GROUP_SETTINGS} for group in groups}
+    shown = await api_setting_values(txn, graph, [value for values in settings.values() for value in values.values()])
+    return [
+        UserGroupDetails(
+            group=group,
+            members=members[group.id],
+            direct_subgroup_ids=graph.direct_subgroups(group.id),
+            settings={name: shown[value] for name, value in settings[group.id].items()},
+        )
+        for group in groups
+    ]
+
+
 async def list_user_groups(
     server: Server, realm: Realm, acting: UserProfile, *, include_deactivated: bool
 ) -> list[UserGroupDetails]:
     check_member_or_admin(acting)
+    return await realm_user_groups(server, realm, include_deactivated=include_deactivated)
+
+
+async def realm_user_groups(server: Server, realm: Realm, *, include_deactivated: bool) -> list[UserGroupDetails]:
+    """Every group of the organization, by id: what any of its users, guests too, gets at register."""
 
     async def load(txn: Transaction) -> list[UserGroupDetails]:
         graph = await GroupGraph.load(txn, realm, _now(server))
         groups = [group for group in graph.groups.values() if include_deactivated or not group.deactivated]
         groups.sort(key=lambda group: group.id)
-        members = await graph.direct_members(txn, [group.id for group in groups])
-        settings = {group.id: {name: group_setting(graph, group, name) for name in GROUP_SETTINGS} for group in groups}
-        shown = await api_setting_values(
-            txn, graph, [value for values in settings.values() for value in values.values()]
-        )
-        return [
-            UserGroupDetails(
-                group=group,
-                members=members[group.id],
-                direct_subgroup_ids=graph.direct_subgroups(group.id),
-                settings={name: shown[value] for name, value in settings[group.id].items()},
-            )
-            for group in groups
-        ]
+        return await group_details_txn(txn, graph, groups)
 
     return await server.pool.run_interaction("list user groups", load)
 
@@ -607,6 +618,7 @@ async def do_create_user_group(
     """Create a group: members and subgroups as given, settings as given or Zulip's defaults."""
     check_member_or_admin(acting)
     requested = dict(settings or {})
+    events = GroupEvents(realm.id)
 
     async def create(txn: Transaction) -> UserGroup:
         await lock_realm_groups_txn(txn, realm.id)
@@ -636,12 +648,17 @@ async def do_create_user_group(
         )
         await audit_group_change(txn, group, "user_group_created", acting, name=name, description=description)
         await _add_members_txn(txn, group, [user.id for user in member_users], acting)
+        graph.groups[group.id] = group
         if subgroups:
-            graph.groups[group.id] = group
             await _add_subgroups_txn(txn, graph, group, potential_subgroups(graph, subgroups), acting)
+        (details,) = await group_details_txn(txn, graph, [group])
+        events.created(user_group_payload(details))
+        await events.load_audience_txn(txn)
         return group
 
-    return await server.pool.run_interaction("create user group", create)
+    group = await server.pool.run_interaction("create user group", create)
+    events.publish(server)
+    return group
 
 
 async def do_update_user_group(
@@ -659,6 +676,7 @@ async def do_update_user_group(
     changes = dict(setting_changes or {})
     if name is None and description is None and not changes:
         raise JsonableError("No new data supplied")
+    events = GroupEvents(realm.id)
 
     async def update(txn: Transaction) -> None:
         await lock_realm_groups_txn(txn, realm.id)
@@ -674,10 +692,12 @@ async def do_update_user_group(
             await audit_group_change(
                 txn, group, "user_group_name_changed", acting, old_value=group.name, new_value=name
             )
+            events.updated(group, {"name": name})
         if description is not None and description != group.description:
             await update_group_txn(txn, group.id, description=description)
             await audit_group_change(txn, group, "user_group_description_changed", acting,
                                      old_value=group.description, new_value=description)  # fmt: skip
+            events.updated(group, {"description": description})
         for setting_name in GROUP_SETTINGS:
             change = changes.get(setting_name)
             if change is None:
@@ -694,8 +714,11 @@ async def do_update_user_group(
             await audit_group_change(txn, group, "user_group_group_based_setting_changed", acting,
                                      property=setting_name, old_value=setting_value_to_json(current),
                                      new_value=setting_value_to_json(new))  # fmt: skip
+            events.updated(group, {setting_name: setting_value_to_json(new)})
+        await events.load_audience_txn(txn)
 
     await server.pool.run_interaction("update user group", update)
+    events.publish(server)
 
 
 async def do_update_user_group_members(
@@ -715,21 +738,24 @@ async def do_update_user_group_members(
         raise JsonableError(
             'Nothing to do. Specify at least one of "add", "delete", "add_subgroups" or "delete_subgroups".'
         )
+    events = GroupEvents(realm.id)
 
     async def update(txn: Transaction) -> None:
         await lock_realm_groups_txn(txn, realm.id)
         graph = await GroupGraph.load(txn, realm, _now(server))
         permissions = Permissions(txn, graph, acting)
         if add:
-            await _add_members(txn, permissions, group_id, add)
+            await _add_members(txn, permissions, group_id, add, events)
         if delete:
-            await _remove_members(txn, permissions, group_id, delete)
+            await _remove_members(txn, permissions, group_id, delete, events)
         if add_subgroups:
-            await _add_subgroups(txn, permissions, group_id, add_subgroups)
+            await _add_subgroups(txn, permissions, group_id, add_subgroups, events)
         if delete_subgroups:
-            await _remove_subgroups(txn, permissions, group_id, delete_subgroups)
+            await _remove_subgroups(txn, permissions, group_id, delete_subgroups, events)
+        await events.load_audience_txn(txn)
 
     await server.pool.run_interaction("update user group members", update)
+    events.publish(server)
 
 
 async def do_update_user_group_subgroups(
@@ -744,21 +770,25 @@ async def do_update_user_group_subgroups(
     check_member_or_admin(acting)
     if not add and not delete:
         raise JsonableError('Nothing to do. Specify at least one of "add" or "delete".')
+    events = GroupEvents(realm.id)
 
     async def update(txn: Transaction) -> None:
         await lock_realm_groups_txn(txn, realm.id)
         graph = await GroupGraph.load(txn, realm, _now(server))
         permissions = Permissions(txn, graph, acting)
         if add:
-            await _add_subgroups(txn, permissions, group_id, add)
+            await _add_subgroups(txn, permissions, group_id, add, events)
         if delete:
-            await _remove_subgroups(txn, permissions, group_id, delete)
+            await _remove_subgroups(txn, permissions, group_id, delete, events)
+        await events.load_audience_txn(txn)
 
     await server.pool.run_interaction("update user group subgroups", update)
+    events.publish(server)
 
 
 async def do_deactivate_user_group(server: Server, realm: Realm, acting: UserProfile, group_id: int) -> None:
     """Deactivate a group that nothing active uses: no active supergroup, channel, group or organization setting."""
+    events = GroupEvents(realm.id)
 
     async def deactivate(txn: Transaction) -> None:
         await lock_realm_groups_txn(txn, realm.id)
@@ -770,8 +800,11 @@ async def do_deactivate_user_group(server: Server, realm: Realm, acting: UserPro
             raise CannotDeactivateGroupInUse(objections)
         await update_group_txn(txn, group.id, deactivated=True)
         await audit_group_change(txn, group, "user_group_deactivated", acting)
+        events.deactivated(group.id)
+        await events.load_audience_txn(txn)
 
     await server.pool.run_interaction("deactivate user group", deactivate)
+    events.publish(server)
 
 
 async def _objections_to_deactivation(txn: Transaction, graph: GroupGraph, group: UserGroup) -> list[dict[str, Any]]:
@@ -805,7 +838,9 @@ async def _objections_to_deactivation(txn: Transaction, graph: GroupGraph, group
     return objections
 
 
-async def _add_members(txn: Transaction, permissions: Permissions, group_id: int, user_ids: Sequence[int]) -> None:
+async def _add_members(
+    txn: Transaction, permissions: Permissions, group_id: int, user_ids: Sequence[int], events: GroupEvents
+) -> None:
     if list(user_ids) == [permissions.user.id]:
         try:
             group = await access_group_for_update(permissions, group_id, "can_join_group", allow_deactivated=True)
@@ -821,7 +856,9 @@ async def _add_members(txn: Transaction, permissions: Permissions, group_id: int
     for user in users:
         if user.id in existing:
             raise JsonableError(f"User {user.id} is already a member of this group")
-    await _add_members_txn(txn, group, [user.id for user in users], permissions.user)
+    added = [user.id for user in users]
+    await _add_members_txn(txn, group, added, permissions.user)
+    events.members_added(group.id, added)
     permissions.forget()
 
 
@@ -831,7 +868,9 @@ async def _add_members_txn(txn: Transaction, group: UserGroup, user_ids: Sequenc
         await audit_group_change(txn, group, "user_group_direct_user_membership_added", acting, user_id)
 
 
-async def _remove_members(txn: Transaction, permissions: Permissions, group_id: int, user_ids: Sequence[int]) -> None:
+async def _remove_members(
+    txn: Transaction, permissions: Permissions, group_id: int, user_ids: Sequence[int], events: GroupEvents
+) -> None:
     users = await active_users(txn, permissions.graph.realm, user_ids)
     if list(user_ids) == [permissions.user.id]:
         try:
@@ -851,11 +890,12 @@ async def _remove_members(txn: Transaction, permissions: Permissions, group_id: 
     await set_members_txn(txn, group.id, add=(), remove=removed)
     for user_id in removed:
         await audit_group_change(txn, group, "user_group_direct_user_membership_removed", permissions.user, user_id)
+    events.members_removed(group.id, removed)
     permissions.forget()
 
 
 async def _add_subgroups(
-    txn: Transaction, permissions: Permissions, group_id: int, subgroup_ids: Sequence[int]
+    txn: Transaction, permissions: Permissions, group_id: int, subgroup_ids: Sequence[int], events: GroupEvents
 ) -> None:
     graph = permissions.graph
     group = await access_group_for_update(permissions, group_id, "can_add_members_group", allow_deactivated=False)
@@ -865,6 +905,7 @@ async def _add_subgroups(
         if subgroup.id in existing:
             raise JsonableError(f"User group {subgroup.id} is already a subgroup of this group.")
     await _add_subgroups_txn(txn, graph, group, subgroups, permissions.user)
+    events.subgroups_added(group.id, [subgroup.id for subgroup in subgroups])
     permissions.forget()
 
 
@@ -885,7 +926,7 @@ async def _add_subgroups_txn(
 
 
 async def _remove_subgroups(
-    txn: Transaction, permissions: Permissions, group_id: int, subgroup_ids: Sequence[int]
+    txn: Transaction, permissions: Permissions, group_id: int, subgroup_ids: Sequence[int], events: GroupEvents
 ) -> None:
     graph = permissions.graph
     group = await access_group_for_update(permissions, group_id, "can_manage_group", allow_deactivated=False)
@@ -902,4 +943,87 @@ async def _remove_subgroups(
     for subgroup in subgroups:
         await audit_group_change(txn, subgroup, "user_group_direct_supergroup_membership_removed", permissions.user,
                                  supergroup_ids=[group.id])  # fmt: skip
+    events.subgroups_removed(group.id, removed)
     permissions.forget()
+
+
+# Users joining, changing role, coming back: the group memberships that follow, told as user_group events.
+# (Deactivating a user needs none: the realm_user update tells every client to drop the user from its
+# groups, as in Zulip, where everyone who may see the user gets that event.)
+
+
+async def publish_system_group_changes(
+    server: Server, realm_id: int, before: UserProfile | None, after: UserProfile
+) -> None:
+    """remove_members and add_members for the system groups a new user, or one whose role changed, left and joined.
+
+    ``before`` is None for a user just created.
+    """
+
+    async def gather(txn: Transaction) -> GroupEvents:
+        events = GroupEvents(realm_id)
+        realm = await get_realm_by_id_txn(txn, realm_id)
+        assert realm is not None
+        graph = await GroupGraph.load(txn, realm, _now(server))
+        old = graph.system_groups_of(before.role, before.date_joined) if before is not None else []
+        new = graph.system_groups_of(after.role, after.date_joined)
+        for group_id in old:
+            if group_id not in new:
+                events.members_removed(group_id, [after.id])
+        for group_id in new:
+            if group_id not in old:
+                events.members_added(group_id, [after.id])
+        await events.load_audience_txn(txn)
+        return events
+
+    (await server.pool.run_interaction("system group changes", gather)).publish(server)
+
+
+async def publish_reactivated_memberships(server: Server, user: UserProfile) -> None:
+    """A reactivated user is back in every group they are a direct member of, and in the anonymous
+    group-setting values that name them: add_members for each group, an update for each such setting."""
+
+    async def gather(txn: Transaction) -> GroupEvents:
+        events = GroupEvents(user.realm_id)
+        realm = await get_realm_by_id_txn(txn, user.realm_id)
+        assert realm is not None
+        graph = await GroupGraph.load(txn, realm, _now(server))
+        stored = [group_id for group_id in await stored_groups_of_user_txn(txn, user.id) if group_id in graph.groups]
+        for group_id in sorted({*stored, *graph.system_groups_of(user.role, user.date_joined)}):
+            events.members_added(group_id, [user.id])
+        for group in sorted(graph.groups.values(), key=lambda group: group.id):
+            if group.is_system_group:
+                continue
+            naming = {
+                name: value
+                for name in GROUP_SETTINGS
+                if isinstance(value := group_setting(graph, group, name), AnonymousGroup)
+                and user.id in value.direct_members
+            }
+            if naming:
+                shown = await api_setting_values(txn, graph, naming.values())
+                for name, value in naming.items():
+                    events.updated(group, {name: setting_value_to_json(shown[value])})
+        await events.load_audience_txn(txn)
+        return events
+
+    (await server.pool.run_interaction("reactivated memberships", gather)).publish(server)
+
+
+async def publish_full_members_changes(server: Server, before: Realm, after: Realm) -> None:
+    """A new waiting period moves users into or out of "role:fullmembers"."""
+
+    async def gather(txn: Transaction) -> GroupEvents:
+        events = GroupEvents(after.id)
+        now = _now(server)
+        old_graph = await GroupGraph.load(txn, before, now)
+        new_graph = await GroupGraph.load(txn, after, now)
+        group_id = new_graph.system_group_id(FULL_MEMBERS)
+        old = set((await old_graph.direct_members(txn, [group_id]))[group_id])
+        new = set((await new_graph.direct_members(txn, [group_id]))[group_id])
+        events.members_removed(group_id, sorted(old - new))
+        events.members_added(group_id, sorted(new - old))
+        await events.load_audience_txn(txn)
+        return events
+
+    (await server.pool.run_interaction("full members changes", gather)).publish(server)

@@ -16,8 +16,11 @@ if TYPE_CHECKING:
     from zulipd.server import Server
 
 
-def publish(server: Server, body: Mapping[str, Any], user_ids: Iterable[int]) -> None:
-    server.events.publish(Notice(SharedEvent(body), sorted(set(user_ids))))
+def publish(
+    server: Server, body: Mapping[str, Any], user_ids: Iterable[int], *, capability: tuple[str, bool] | None = None
+) -> None:
+    """``capability`` limits the event to queues that declared that client capability (True) or did not (False)."""
+    server.events.publish(Notice(SharedEvent(body), sorted(set(user_ids)), capability=capability))
 
 
 def publish_flags(

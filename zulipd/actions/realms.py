@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from zulipd.actions.groups import REALM_GROUP_SETTINGS, GroupGraph, publish_full_members_changes
+from zulipd.actions.realm_events import publish_realm_changes, publish_realm_deactivated
+from zulipd.actions.realm_permissions import bot_creation_group_values, realm_group_setting_changes_txn
 from zulipd.errors import JsonableError
 from zulipd.models import Realm
 from zulipd.realm_settings import REALM_SETTINGS
@@ -155,23 +159,31 @@ async def list_realms(server: Server) -> list[Realm]:
 async def do_update_realm(
     server: Server, realm: Realm, acting_user_id: int | None, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    """Apply ``changes`` (name, description, or settings in REALM_SETTINGS); return what changed."""
+    """Apply ``changes`` (name, description, settings in REALM_SETTINGS, or a SettingChange of a group
+    setting in REALM_GROUP_SETTINGS); return what changed, and tell the organization after the commit."""
     name = changes.pop("name", None)
     description = changes.pop("description", None)
+    group_changes = {key: changes.pop(key) for key in list(changes) if key in REALM_GROUP_SETTINGS}
     unknown = set(changes) - set(REALM_SETTINGS)
     assert not unknown, unknown
     if name is not None and not name.strip():
         raise JsonableError("Organization name can't be empty.")
 
+    before: list[Realm] = []
+
     async def update(txn: Transaction) -> tuple[Realm, dict[str, Any]]:
         current = await get_realm_by_string_id_txn(txn, realm.string_id)
         assert current is not None
+        before.append(current)
         changed: dict[str, Any] = {}
         if name is not None and name.strip() != current.name:
             changed["name"] = name.strip()
         if description is not None and description != current.description:
             changed["description"] = description
         new_settings = {key: value for key, value in changes.items() if setting_value(current, key) != value}
+        now = datetime.fromtimestamp(server.clock.seconds(), UTC)
+        groups = await realm_group_setting_changes_txn(txn, current, group_changes, now) if group_changes else {}
+        new_settings.update({key: new for key, (_, new) in groups.items()})
         changed.update(new_settings)
         if not changed:
             return current, {}
@@ -179,7 +191,9 @@ async def do_update_realm(
             txn, realm.id, name=changed.get("name"), description=changed.get("description"), settings=new_settings
         )
         for key, value in changed.items():
-            old = current.name if key == "name" else current.description if key == "description" else None
+            old: Any = current.name if key == "name" else current.description if key == "description" else None
+            if key in groups:
+                old = groups[key][0]
             await insert_audit_log_txn(
                 txn,
                 realm_id=realm.id,
@@ -195,6 +209,14 @@ async def do_update_realm(
     updated, changed = await server.pool.run_interaction("update realm", update)
     server.realms.forget(realm.id)
     server.realms.remember(updated)
+    if "waiting_period_threshold" in changed:
+        await publish_full_members_changes(server, before[0], updated)
+    bot_groups = None
+    if "bot_creation_policy" in changed:
+        now = datetime.fromtimestamp(server.clock.seconds(), UTC)
+        graph = await server.pool.run_reads("realm groups", GroupGraph.load, updated, now)
+        bot_groups = bot_creation_group_values(graph, changed["bot_creation_policy"])
+    await publish_realm_changes(server, updated, changed, bot_groups)
     return changed
 
 
@@ -218,3 +240,5 @@ async def do_set_realm_deactivated(server: Server, realm: Realm, deactivated: bo
 
     await server.pool.run_interaction("deactivate realm", update)
     server.invalidate_realm(realm.id)
+    if deactivated:
+        await publish_realm_deactivated(server, realm)

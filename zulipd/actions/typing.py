@@ -2,9 +2,9 @@
 
 A notice is allowed exactly where its message would be: the sender must be
 able to post to the channel, or to message every recipient, or to edit the
-message. Composing notices become ``typing`` events for the users who have
-``receives_typing_notifications``; notices of editing a message are checked
-and accepted, but their ``typing_edit_message`` events are not sent yet.
+message. Composing notices become ``typing`` events, and notices of editing a
+message ``typing_edit_message`` events, for the users who have
+``receives_typing_notifications`` and would see the message.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from zulipd.actions.message_access import InvalidMessage
+from zulipd.actions.message_details import load_details
 from zulipd.actions.messages import MAX_TOPIC_LENGTH, access_message
 from zulipd.actions.notify import publish
 from zulipd.actions.streams import access, check_can_post, invalid_stream_id, subscriber_ids
@@ -155,8 +156,10 @@ async def do_send_stream_typing(
 
 async def check_send_message_edit_typing(
     server: Server, user: UserProfile, realm: Realm, op: TypingOp, message_id: int
-) -> Message:
-    """A notice of editing a message: only its sender, while the organization lets them edit it."""
+) -> tuple[Message, Stream | None]:
+    """A notice of editing a message: only its sender, while the organization lets them edit it.
+
+    The message, and its channel (None for a direct message)."""
     if message_id > _BIGINT_MAX:
         raise InvalidMessage()
     message, _ = await access_message(server, user, message_id)
@@ -176,10 +179,31 @@ async def check_send_message_edit_typing(
             raise InvalidMessage()
         if stream.deactivated:
             raise JsonableError("This channel is archived.")
+        return message, stream
+    check_sends_direct_typing(user)
+    return message, None
+
+
+async def do_send_message_edit_typing(
+    server: Server, user: UserProfile, realm: Realm, op: TypingOp, message_id: int
+) -> None:
+    """Tell whoever would see the edit: the channel's subscribers (unless there are too many), or everyone in
+    the direct-message conversation, the editor included."""
+    message, stream = await check_send_message_edit_typing(server, user, realm, op, message_id)
+    recipient: dict[str, object]
+    if stream is not None:
+        audience = (await subscriber_ids(server, [stream]))[stream.id]
+        if len(audience) > MAX_CHANNEL_SIZE_FOR_TYPING:
+            return
+        recipient = {"type": "channel", "channel_id": stream.id, "topic": message.subject}
     else:
-        check_sends_direct_typing(user)
-    # Validated and accepted: the "typing_edit_message" event comes with the events system.
-    return message
+        members = (await load_details(server, [message])).conversation_members.get(message.recipient_id, [])
+        audience = sorted({message.sender_id, *members})
+        recipient = {"type": "direct", "user_ids": audience}
+    users = await server.pool.run_reads("typing edit audience", get_users_by_ids_txn, audience)
+    event = {"type": "typing_edit_message", "op": op, "sender_id": user.id, "message_id": message.id,
+             "recipient": recipient}  # fmt: skip
+    publish(server, event, [user_id for user_id, person in users.items() if _receives_typing(person)])
 
 
 def check_can_edit_message(server: Server, user: UserProfile, realm: Realm, message: Message) -> None:

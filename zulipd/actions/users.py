@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from psycopg2 import errors as sql_errors
 
 from zulipd.actions.auth import generate_api_key
+from zulipd.actions.bot_events import publish_bot_update
+from zulipd.actions.groups import publish_reactivated_memberships, publish_system_group_changes
 from zulipd.actions.notify import publish
 from zulipd.actions.subscriptions import subscribe_to_default_streams_txn
+
+# The address rules live with the User object; other modules import them from here too.
+from zulipd.actions.user_dicts import api_email as api_email
+from zulipd.actions.user_dicts import can_see_delivery_email as can_see_delivery_email
+from zulipd.actions.user_dicts import user_payload
 from zulipd.errors import AccessDenied, JsonableError
+from zulipd.events.event import Notice, SharedEvent
 from zulipd.models import BotType, Realm, Role, UserProfile
 from zulipd.passwords import PASSWORD_MAX_LENGTH, hash_password
 from zulipd.storage.audit import insert_audit_log_txn
@@ -50,34 +59,6 @@ class CannotDeactivateLastOwner(JsonableError):
         super().__init__(
             "Cannot deactivate the only organization owner", entity="organization owner", is_last_owner=True
         )
-
-
-# Who may see a user's real address, by that user's email_address_visibility.
-EMAIL_VISIBLE_TO_EVERYONE, MEMBERS, ADMINS, NOBODY, MODERATORS = 1, 2, 3, 4, 5
-
-
-def can_see_delivery_email(viewer: UserProfile, user: UserProfile) -> bool:
-    """Zulip's email_address_visibility: "nobody" hides the address from administrators too."""
-    if viewer.id == user.id or user.is_bot:
-        return True
-    visibility = user.settings.get("email_address_visibility", EMAIL_VISIBLE_TO_EVERYONE)
-    if visibility == EMAIL_VISIBLE_TO_EVERYONE:
-        return True
-    if visibility == MEMBERS:
-        return not viewer.is_guest
-    if visibility == ADMINS:
-        return viewer.is_realm_admin
-    if visibility == MODERATORS:
-        return viewer.role <= Role.MODERATOR
-    return False
-
-
-def api_email(user: UserProfile, email_domain: str) -> str:
-    """The address the API shows: the real one, unless its owner restricts who may see it."""
-    visibility = user.settings.get("email_address_visibility", EMAIL_VISIBLE_TO_EVERYONE)
-    if user.is_bot or visibility == EMAIL_VISIBLE_TO_EVERYONE:
-        return user.email
-    return f"user{user.id}@{email_domain}"
 
 
 _API_EMAIL = re.compile(r"^user(\d+)@(.+)$", re.IGNORECASE)
@@ -182,7 +163,10 @@ async def do_create_user(
     bot_type: BotType | None = None,
     bot_owner_id: int | None = None,
     timezone: str = "",
+    also_in_transaction: Callable[[Transaction, UserProfile], Awaitable[None]] | None = None,
 ) -> UserProfile:
+    """Create the user (``also_in_transaction`` adds what must commit with it: a bot's service), and
+    announce them with a realm_user ``add``."""
     email = check_email(email)
     full_name = check_full_name(full_name)
     password_hash = None
@@ -211,12 +195,51 @@ async def do_create_user(
             # As in Zulip, people (not bots) start out in the organization's default channels.
             now = datetime.fromtimestamp(server.clock.seconds(), UTC)
             await subscribe_to_default_streams_txn(txn, realm, user, now)
+        if also_in_transaction is not None:
+            await also_in_transaction(txn, user)
         return user
 
     try:
-        return await server.pool.run_interaction("create user", create)
+        user = await server.pool.run_interaction("create user", create)
     except sql_errors.UniqueViolation:  # a concurrent request created the same address first
         raise JsonableError(f"Email '{email}' already in use") from None
+    await publish_person_added(server, realm, user)
+    await publish_system_group_changes(server, realm.id, None, user)
+    return user
+
+
+async def publish_person_added(server: Server, realm: Realm, user: UserProfile) -> None:
+    """A realm_user add event, ``person`` as GET /users shows the user, to every active user of the organization.
+
+    (zulipd has no can_access_all_users_group: everyone may see everyone.) The person differs by
+    whether the receiver may see the real address (``delivery_email``, and with it whether
+    client_gravatar leaves ``avatar_url`` out), so those who may and those who may not get separate
+    events, each built once per client_gravatar.
+    """
+    users = await server.pool.run_reads("realm users", list_users_txn, realm.id)
+    domain = server.realms.email_domain(realm)
+    by_visibility: dict[bool, list[UserProfile]] = {True: [], False: []}
+    for viewer in users:
+        if viewer.is_active:
+            by_visibility[can_see_delivery_email(viewer, user)].append(viewer)
+    for viewers in by_visibility.values():
+        if viewers:
+            server.events.publish(_person_added_notice(viewers[0], user, domain, [viewer.id for viewer in viewers]))
+
+
+def _person_added_notice(viewer: UserProfile, user: UserProfile, domain: str, user_ids: list[int]) -> Notice:
+    """The event as ``viewer`` (and everyone who sees the address as they do) should get it."""
+    by_gravatar = {
+        client_gravatar: SharedEvent(
+            {
+                "type": "realm_user",
+                "op": "add",
+                "person": user_payload(viewer, user, domain, client_gravatar=client_gravatar, profile_data=False),
+            }
+        )
+        for client_gravatar in (False, True)
+    }
+    return Notice(by_gravatar[False], user_ids, variants=lambda rendering: by_gravatar[rendering[1]])
 
 
 async def apply_user_change(
@@ -268,6 +291,8 @@ async def do_change_full_name(
     updated = await apply_user_change(server, user, "change full name", change)
     if updated.full_name != user.full_name:
         await publish_person_update(server, updated, full_name=updated.full_name)
+        if updated.is_bot:
+            await publish_bot_update(server, updated, full_name=updated.full_name)
     return updated
 
 
@@ -300,6 +325,7 @@ async def do_change_role(server: Server, user: UserProfile, role: Role, acting_u
     updated = await apply_user_change(server, user, "change role", change)
     if updated.role != user.role:
         await publish_person_update(server, updated, role=int(updated.role))
+        await publish_system_group_changes(server, updated.realm_id, user, updated)
     return updated
 
 
@@ -310,7 +336,11 @@ async def do_regenerate_api_key(server: Server, user: UserProfile, acting_user_i
         await audit_user_change(txn, current, "user_api_key_changed", acting_user_id)
         return updated
 
-    return await apply_user_change(server, user, "regenerate API key", change)
+    updated = await apply_user_change(server, user, "regenerate API key", change)
+    if updated.is_bot:
+        # The new key goes only to those who administer the bot.
+        await publish_bot_update(server, updated, api_key=updated.api_key)
+    return updated
 
 
 async def do_change_password(
@@ -335,9 +365,13 @@ async def do_change_password(
 
 async def do_deactivate_user(server: Server, user: UserProfile, acting_user_id: int | None) -> UserProfile:
     """Deactivate the user's bots, then the user, and end the user's sessions."""
+    bots: list[UserProfile] = []
+    # Filled in the transaction: apply_user_change drops these from the caches once it commits.
     bot_ids: list[int] = []
 
     async def change(txn: Transaction, current: UserProfile) -> UserProfile:
+        bots.clear()  # (in case the transaction is run again)
+        bot_ids.clear()
         if not current.is_active:
             raise JsonableError("User is already deactivated" if not current.is_bot else "Bot is already deactivated")
         if (
@@ -348,7 +382,7 @@ async def do_deactivate_user(server: Server, user: UserProfile, acting_user_id: 
             raise CannotDeactivateLastOwner()
         for bot in await list_bots_owned_by_txn(txn, current.id):
             if bot.is_active:
-                await update_user_txn(txn, bot.id, is_active=False)
+                bots.append(await update_user_txn(txn, bot.id, is_active=False))
                 await delete_user_sessions_txn(txn, bot.id)
                 await audit_user_change(
                     txn, bot, "user_deactivated", acting_user_id, because_owner_deactivated=current.id
@@ -361,7 +395,11 @@ async def do_deactivate_user(server: Server, user: UserProfile, acting_user_id: 
         return updated
 
     updated = await apply_user_change(server, user, "deactivate user", change, bot_ids)
-    await publish_person_update(server, updated, is_active=False)
+    # As in Zulip, the bots go first, each as if deactivated on its own.
+    for deactivated in [*bots, updated]:
+        await publish_person_update(server, deactivated, is_active=False)
+        if deactivated.is_bot:
+            await publish_bot_update(server, deactivated, is_active=False)
     return updated
 
 
@@ -379,6 +417,9 @@ async def do_reactivate_user(server: Server, user: UserProfile, acting_user_id: 
 
     updated = await apply_user_change(server, user, "reactivate user", change)
     await publish_person_update(server, updated, is_active=True)
+    if updated.is_bot:
+        await publish_bot_update(server, updated, is_active=True)
+    await publish_reactivated_memberships(server, updated)
     return updated
 
 

@@ -124,8 +124,7 @@ async def update_bot(
     if service_changes:
         if bot.bot_type not in (BotType.OUTGOING_WEBHOOK, BotType.EMBEDDED):
             raise JsonableError("This bot has no service to configure")
-        await actions.do_update_service(ctx.server, bot, **service_changes)
-        service = await actions.get_service(ctx.server, bot)
+        service = await actions.do_update_service(ctx.server, bot, **service_changes)
         if service is not None:
             result.update(service_interface=service.interface, service_payload_url=service.base_url,
                           config_data=service.config)  # fmt: skip

@@ -58,7 +58,7 @@ async def register(
     # arrives during a read, the state is exactly that of the queue's events so far.
     queue = ctx.server.events.register(user.id, user.realm_id, options)
     types = fetch_event_types if fetch_event_types is not None else event_types
-    state_request = StateRequest(client_gravatar, include_subscribers, slim_presence)
+    state_request = StateRequest(client_gravatar, include_subscribers, slim_presence, capabilities)
     for _ in range(STATE_READ_ATTEMPTS):
         seen_through = queue.newest_event_id
         state = await fetch_initial_state(ctx, types, state_request)

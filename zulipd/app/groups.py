@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from zulipd.actions import groups as actions
-from zulipd.actions.groups import GROUP_SETTINGS, AnonymousGroup, SettingChange, SettingValue, UserGroupDetails
+from zulipd.actions.group_dicts import user_group_payload
+from zulipd.actions.groups import AnonymousGroup, SettingChange, SettingValue, UserGroupDetails
 from zulipd.app.api import ApiRequest, Payload
 from zulipd.app.params import Json, check_value
 from zulipd.app.routes import api
@@ -45,26 +46,14 @@ def parse_setting_change(var_name: str, raw: dict[str, Any]) -> SettingChange:
     return SettingChange(new, old)
 
 
-def setting_payload(value: SettingValue) -> int | dict[str, list[int]]:
-    return value if isinstance(value, int) else value.as_json()
-
-
 def group_payload(details: UserGroupDetails) -> Payload:
-    group = details.group
-    payload: Payload = {
-        "id": group.id,
-        "name": group.name,
-        "description": group.description,
-        "members": details.members,
-        "direct_subgroup_ids": details.direct_subgroup_ids,
-        "creator_id": group.creator_id,
-        "date_created": int(group.date_created.timestamp()) if group.date_created is not None else None,
-        "is_system_group": group.is_system_group,
-    }
-    for name in GROUP_SETTINGS:
-        payload[name] = setting_payload(details.settings[name])
-    payload["deactivated"] = group.deactivated
-    return payload
+    return user_group_payload(details)
+
+
+async def realm_user_groups_state(ctx: ApiRequest, *, include_deactivated: bool) -> list[Payload]:
+    """The register state: every user of the organization gets it, guests and bots too (as in Zulip)."""
+    groups = await actions.realm_user_groups(ctx.server, ctx.requester_realm, include_deactivated=include_deactivated)
+    return [group_payload(details) for details in groups]
 
 
 @api.get("user_groups")

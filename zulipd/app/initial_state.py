@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from zulipd.actions import streams as stream_actions
+from zulipd.actions.bot_dicts import administered_bot_dicts
+from zulipd.actions.group_events import INCLUDE_DEACTIVATED_GROUPS
 from zulipd.actions.messages import newest_received_message_id
 from zulipd.actions.stream_dicts import stream_payload, subscription_payload
+from zulipd.actions.unreads import get_recent_direct_conversations, get_unread_state
 from zulipd.actions.users import api_email
-from zulipd.app import groups, presence, streams, users
+from zulipd.app import groups, presence, realm_state, streams, users
 from zulipd.app.api import ApiRequest, Payload
 from zulipd.storage.messages import starred_message_ids_txn
 from zulipd.storage.user_topics import user_topics_txn
@@ -28,6 +31,8 @@ class StateRequest:
     client_gravatar: bool
     include_subscribers: bool
     slim_presence: bool
+    # The client_capabilities the client declared (set to true).
+    capabilities: frozenset[str] = frozenset()
 
 
 StateFetcher = Callable[[ApiRequest, StateRequest], Awaitable[Payload]]
@@ -99,7 +104,9 @@ async def _default_streams(ctx: ApiRequest, request: StateRequest) -> Payload:
 
 
 async def _realm_user_groups(ctx: ApiRequest, request: StateRequest) -> Payload:
-    return {"realm_user_groups": (await groups.get_user_groups(ctx))["user_groups"]}
+    # Deactivated groups only for clients that handle them (Zulip's include_deactivated_groups, feature level 294).
+    include_deactivated = INCLUDE_DEACTIVATED_GROUPS in request.capabilities
+    return {"realm_user_groups": await groups.realm_user_groups_state(ctx, include_deactivated=include_deactivated)}
 
 
 async def _presence(ctx: ApiRequest, request: StateRequest) -> Payload:
@@ -130,6 +137,19 @@ async def _starred_messages(ctx: ApiRequest, request: StateRequest) -> Payload:
     return {"starred_messages": ids}
 
 
+async def _unread_msgs(ctx: ApiRequest, request: StateRequest) -> Payload:
+    return {"unread_msgs": await get_unread_state(ctx.server, ctx.requester.id)}
+
+
+async def _recent_private_conversations(ctx: ApiRequest, request: StateRequest) -> Payload:
+    conversations = await get_recent_direct_conversations(ctx.server, ctx.requester.id)
+    return {"recent_private_conversations": conversations}
+
+
+async def _realm_bot(ctx: ApiRequest, request: StateRequest) -> Payload:
+    return {"realm_bots": await administered_bot_dicts(ctx.server, ctx.requester)}
+
+
 async def _alert_words(ctx: ApiRequest, request: StateRequest) -> Payload:
     # Alert words cannot be set yet (they come with the Markdown work), so everyone has none.
     return {"alert_words": []}
@@ -143,6 +163,7 @@ async def _muted_users(ctx: ApiRequest, request: StateRequest) -> Payload:
 FETCHERS: dict[str, StateFetcher] = {
     "message": _message,
     "realm_user": _realm_user,
+    "realm_bot": _realm_bot,
     "subscription": _subscription,
     "stream": _stream,
     "default_streams": _default_streams,
@@ -151,15 +172,26 @@ FETCHERS: dict[str, StateFetcher] = {
     "user_topic": _user_topic,
     "user_settings": _user_settings,
     "starred_messages": _starred_messages,
+    "update_message_flags": _unread_msgs,
+    "recent_private_conversations": _recent_private_conversations,
     "alert_words": _alert_words,
     "muted_users": _muted_users,
+    # Organization settings and server limits, and the organization's emoji and linkifiers (app/realm_state.py).
+    "realm": lambda ctx, request: realm_state.realm_state(ctx),
+    "realm_emoji": lambda ctx, request: realm_state.realm_emoji_state(ctx),
+    "realm_linkifiers": lambda ctx, request: realm_state.realm_linkifiers_state(ctx),
+    "realm_filters": lambda ctx, request: realm_state.realm_filters_state(ctx),
 }
+
+
+# Unread messages come with the message state only: Zulip sends unread_msgs when both types are fetched.
+ALSO_NEEDED: dict[str, tuple[str, ...]] = {"update_message_flags": ("message",)}
 
 
 async def fetch_initial_state(ctx: ApiRequest, types: list[str] | None, request: StateRequest) -> dict[str, Any]:
     """The state of ``types`` (every type zulipd serves, when None); unknown types are ignored, as in Zulip."""
     state: dict[str, Any] = {}
     for name, fetch in FETCHERS.items():
-        if types is None or name in types:
+        if types is None or (name in types and all(needed in types for needed in ALSO_NEEDED.get(name, ()))):
             state.update(await fetch(ctx, request))
     return state

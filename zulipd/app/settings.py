@@ -7,8 +7,9 @@ from typing import Any
 from zulipd.actions.auth import hash_session_key, session_cookie_name
 from zulipd.actions.realms import do_update_realm
 from zulipd.actions.user_settings import do_change_settings, do_change_timezone
-from zulipd.actions.users import check_admin, do_change_full_name, do_change_password
+from zulipd.actions.users import check_admin, check_owner, do_change_full_name, do_change_password
 from zulipd.app.api import ApiRequest, Payload
+from zulipd.app.groups import SettingChangeParam, parse_setting_change
 from zulipd.app.params import ABSENT, table_parameters
 from zulipd.app.routes import api
 from zulipd.errors import JsonableError
@@ -70,9 +71,24 @@ async def update_settings(
 
 @api.patch("realm", extra_params=table_parameters(REALM_SETTINGS))
 async def update_realm(
-    ctx: ApiRequest, *, name: str | None = None, description: str | None = None, **settings: Any
+    ctx: ApiRequest,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    can_create_groups: SettingChangeParam = None,
+    can_manage_all_groups: SettingChangeParam = None,
+    **settings: Any,
 ) -> Payload:
     check_admin(ctx.requester)
+    group_changes = {
+        setting_name: parse_setting_change(setting_name, raw)
+        for setting_name, raw in (("can_create_groups", can_create_groups),
+                                  ("can_manage_all_groups", can_manage_all_groups))
+        if raw is not None
+    }  # fmt: skip
+    if group_changes:
+        # As in Zulip, only owners decide who may create and manage groups.
+        check_owner(ctx.requester)
     if name is not None and len(name) > 40:
         raise JsonableError("Organization name is too long.")
     if description is not None and len(description) > 1000:
@@ -83,4 +99,5 @@ async def update_realm(
         changes["name"] = name
     if description is not None:
         changes["description"] = description
+    changes.update(group_changes)
     return await do_update_realm(ctx.server, ctx.requester_realm, ctx.requester.id, changes)

@@ -34,5 +34,5 @@ async def set_typing_status(
 
 @api.post("messages/{message_id}/typing")
 async def set_message_edit_typing_status(ctx: ApiRequest, *, message_id: int, op: Literal["start", "stop"]) -> Payload:
-    await actions.check_send_message_edit_typing(ctx.server, ctx.requester, ctx.requester_realm, op, message_id)
+    await actions.do_send_message_edit_typing(ctx.server, ctx.requester, ctx.requester_realm, op, message_id)
     return {}

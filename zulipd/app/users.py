@@ -2,57 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-from datetime import datetime
 from typing import Annotated, Any
 
 from zulipd.actions import users as actions
 from zulipd.actions.messages import newest_received_message_id
-from zulipd.actions.users import api_email, can_see_delivery_email
+from zulipd.actions.user_dicts import user_payload
 from zulipd.app.api import ApiRequest, Payload
 from zulipd.app.params import ApiParam, Json
 from zulipd.app.routes import api
-from zulipd.avatars import gravatar_url
 from zulipd.errors import JsonableError
 from zulipd.models import Role, UserProfile
 from zulipd.passwords import PASSWORD_MAX_LENGTH
-
-
-@functools.lru_cache(maxsize=65536)
-def _isoformat(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-def user_payload(
-    viewer: UserProfile, user: UserProfile, email_domain: str, *, client_gravatar: bool, profile_data: bool
-) -> Payload:
-    """A user as Zulip's ``User`` object describes it, as ``viewer`` may see it."""
-    visible = can_see_delivery_email(viewer, user)
-    payload: Payload = {
-        "user_id": user.id,
-        "delivery_email": user.delivery_email if visible else None,
-        "email": api_email(user, email_domain),
-        "full_name": user.full_name,
-        "date_joined": _isoformat(user.date_joined),
-        "is_active": user.is_active,
-        "is_owner": user.is_owner,
-        "is_admin": user.is_realm_admin,
-        "is_guest": user.is_guest,
-        "is_bot": user.is_bot,
-        "role": int(user.role),
-        "timezone": user.timezone,
-        # With client_gravatar the client computes the Gravatar URL itself, from an address it can see.
-        "avatar_url": None
-        if client_gravatar and visible and not user.is_bot
-        else gravatar_url(user.delivery_email, user.avatar_version),
-        "avatar_version": user.avatar_version,
-    }
-    if user.is_bot:
-        payload["bot_type"] = int(user.bot_type) if user.bot_type is not None else None
-        payload["bot_owner_id"] = user.bot_owner_id
-    if profile_data:
-        payload["profile_data"] = {}
-    return payload
 
 
 def _email_domain(ctx: ApiRequest) -> str:

@@ -71,6 +71,8 @@ class Notice:
     variants: Callable[[Rendering], SharedEvent] | None = None
     # For a message to a public channel: its realm, whose all_public_streams queues get it too.
     public_in_realm: int | None = None
+    # (capability, declared): only queues whose client declared the capability (True), or did not (False).
+    capability: tuple[str, bool] | None = None
 
     def for_rendering(self, rendering: Rendering) -> SharedEvent:
         return self.event if self.variants is None else self.variants(rendering)

@@ -108,6 +108,10 @@ class EventQueue:
         event = notice.event
         if not self.options.wants(event.type):
             return False
+        if notice.capability is not None:
+            name, declared = notice.capability
+            if (name in self.options.capabilities) != declared:
+                return False
         if event.type == "message" and self.options.narrow:
             own = notice.per_user.get(self.user_id, {})
             return narrow_matches(self.options.narrow, event.body["message"], own.get("flags", []))

@@ -14,6 +14,26 @@ class RealmEmoji:
     deactivated: bool
 
 
+@dataclasses.dataclass(frozen=True)
+class RealmEmojiDetails:
+    """A custom emoji as the register state shows it."""
+
+    id: int
+    name: str
+    file_name: str
+    author_id: int | None
+    deactivated: bool
+
+
+async def realm_emoji_txn(txn: Transaction, realm_id: int) -> list[RealmEmojiDetails]:
+    """The organization's custom emoji, deactivated ones too, by id."""
+    rows = await txn.fetch_all(
+        "SELECT id, name, file_name, author_id, deactivated FROM realm_emoji WHERE realm_id = %s ORDER BY id",
+        (realm_id,),
+    )
+    return [RealmEmojiDetails(*row) for row in rows]
+
+
 async def realm_emoji_by_name_txn(txn: Transaction, realm_id: int, name: str) -> RealmEmoji | None:
     row = await txn.fetch_one(
         "SELECT id, name, deactivated FROM realm_emoji WHERE realm_id = %s AND name = %s", (realm_id, name)

@@ -179,7 +179,9 @@ async def get_bot_services_txn(txn: Transaction, bot_ids: Sequence[int]) -> dict
 async def update_bot_service_txn(txn: Transaction, /, bot_id: int, **changes: Any) -> None:
     if not changes:
         return
-    assignments = ", ".join(f"{column} = %s" for column in changes)
+    if "config" in changes:
+        changes = {**changes, "config": json.dumps(changes["config"])}
+    assignments = ", ".join(f"{column} = %s::jsonb" if column == "config" else f"{column} = %s" for column in changes)
     await txn.execute(f"UPDATE bot_service SET {assignments} WHERE bot_id = %s", (*changes.values(), bot_id))
 
 

@@ -82,6 +82,22 @@ def test_flag_events_merge_as_in_zulip() -> None:
                                "messages": [9], "all": False}]  # fmt: skip
 
 
+def test_events_after_an_id_and_pruning_keep_id_order_through_merges() -> None:
+    queue = EventQueue("q", 1, 1, QueueOptions(), 0.0)
+    queue.push(flags_event("add", "starred", [1]))  # 0, merged into 3 below
+    queue.push(SharedEvent({"type": "presence"}))  # 1
+    queue.push(SharedEvent({"type": "heartbeat"}))  # 2
+    queue.push(flags_event("add", "starred", [2]))  # 3: the merged event moves to the end
+    after = [json.loads(bytes(orjson.dumps(fragment))) for fragment in queue.encoded_events_after(1)]
+    assert [(event["id"], event["type"]) for event in after] == [(2, "heartbeat"), (3, "update_message_flags")]
+    assert queue.encoded_events_after(3) == []
+    queue.prune(2)
+    assert [(event["id"], event.get("messages")) for event in decoded(queue)] == [(3, [1, 2])]
+    # The merged event survived the pruning, so the next starred change still joins it.
+    queue.push(flags_event("add", "starred", [5]))
+    assert [(event["id"], event.get("messages")) for event in decoded(queue)] == [(4, [1, 2, 5])]
+
+
 def test_event_types_and_narrows_filter_what_a_queue_accepts() -> None:
     message = {"type": "stream", "display_recipient": "Verona", "subject": "✔ bridge", "sender_email": "a@x.com"}
     notice = Notice(SharedEvent({"type": "message", "message": message}), [1], per_user={1: {"flags": ["starred"]}})

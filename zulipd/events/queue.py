@@ -9,6 +9,7 @@ one, as Zulip's do (all but removing ``read``, whose details differ per event).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -213,10 +214,12 @@ class EventQueue:
         # event takes the id of the newest event merged into it.)
         if last_event_id >= self.next_event_id:
             raise JsonableError(f"Event {last_event_id} was not in this queue")
-        kept = [entry for entry in self._events if entry.id > last_event_id]
-        if len(kept) != len(self._events):
-            self._events = kept
-            self._merged_flags = {key: entry for key, entry in self._merged_flags.items() if entry in kept}
+        cut = self._first_after(last_event_id)
+        if cut:
+            del self._events[:cut]
+            if self._merged_flags:
+                kept = {id(entry) for entry in self._events}
+                self._merged_flags = {key: entry for key, entry in self._merged_flags.items() if id(entry) in kept}
             self._pruned_through = last_event_id
 
     @property
@@ -235,7 +238,11 @@ class EventQueue:
         return [entry.as_dict() for entry in self._events]
 
     def encoded_events_after(self, event_id: int) -> list[orjson.Fragment]:
-        return [entry.encoded() for entry in self._events if entry.id > event_id]
+        return [entry.encoded() for entry in self._events[self._first_after(event_id) :]]
+
+    def _first_after(self, event_id: int) -> int:
+        """The index of the first queued event newer than ``event_id`` (events are kept in id order)."""
+        return bisect.bisect_right(self._events, event_id, key=_event_id)
 
     @property
     def parked(self) -> bool:
@@ -290,6 +297,10 @@ class EventQueue:
             waiter.callback(None)
         if self._consumer is not None:
             self._consumer.events_available()
+
+
+def _event_id(entry: _Queued) -> int:
+    return entry.id
 
 
 def _flag_merge_key(shared: SharedEvent | None, own: Mapping[str, Any] | None) -> tuple[str, str] | None:

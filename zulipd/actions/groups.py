@@ -457,8 +457,14 @@ def normalize_setting_value(graph: GroupGraph, value: SettingValue) -> SettingVa
 async def check_setting_value(
     txn: Transaction, graph: GroupGraph, setting_name: str, value: SettingValue
 ) -> SettingValue:
-    """A valid value for the setting, normalized; else Zulip's error."""
-    config = GROUP_SETTINGS[setting_name]
+    """A valid value for a group's setting, normalized; else Zulip's error."""
+    return await check_group_setting_value(txn, graph, setting_name, GROUP_SETTINGS[setting_name], value)
+
+
+async def check_group_setting_value(
+    txn: Transaction, graph: GroupGraph, setting_name: str, config: GroupSettingConfig, value: SettingValue
+) -> SettingValue:
+    """A valid value for a group-valued setting (of a group, or of the organization), normalized."""
     value = normalize_setting_value(graph, value)
     if isinstance(value, int):
         group = group_in_realm(graph, value, allow_deactivated=False)

@@ -15,24 +15,19 @@ from datetime import datetime
 from zulipd.actions.groups import (
     ADMINISTRATORS,
     EVERYONE,
-    INTERNET,
     MEMBERS,
     REALM_GROUP_SETTINGS,
-    AnonymousGroup,
     GroupGraph,
     PreviousSettingValueMismatched,
     SettingChange,
     SettingValue,
-    active_users,
     api_setting_values,
-    group_in_realm,
+    check_group_setting_value,
     normalize_setting_value,
-    potential_subgroups,
     realm_group_setting,
     same_setting_value,
     setting_value_to_json,
 )
-from zulipd.errors import JsonableError
 from zulipd.models import Realm
 from zulipd.storage.pool import Transaction
 
@@ -110,17 +105,7 @@ async def realm_group_setting_values(txn: Transaction, graph: GroupGraph) -> dic
 
 async def _check_value(txn: Transaction, graph: GroupGraph, name: str, value: SettingValue) -> SettingValue:
     """A valid value for a stored realm group setting, normalized; else Zulip's error."""
-    config = REALM_GROUP_SETTINGS[name]
-    value = normalize_setting_value(graph, value)
-    if isinstance(value, int):
-        group = group_in_realm(graph, value, allow_deactivated=False)
-        refused = [INTERNET] + ([] if config.allow_everyone_group else [EVERYONE])
-        if group.is_system_group and group.name in refused:
-            raise JsonableError(f"'{name}' setting cannot be set to '{group.name}' group.")
-        return value
-    members = await active_users(txn, graph.realm, value.direct_members)
-    subgroups = potential_subgroups(graph, value.direct_subgroups)
-    return AnonymousGroup(tuple(sorted(user.id for user in members)), tuple(sorted(group.id for group in subgroups)))
+    return await check_group_setting_value(txn, graph, name, REALM_GROUP_SETTINGS[name], value)
 
 
 async def realm_group_setting_changes_txn(

@@ -35,22 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fanout import RATELIMIT_BY_IP, SETUP_CONCURRENCY, Client, call_all, make_users
-from harness import Zulipd, cpu_seconds_of, peak_rss_mb, start_zulipd, workspace
+from harness import Zulipd, cpu_seconds_of, peak_rss_mb, rss_mb, start_zulipd, workspace
 
 TARGET_WS_MB = 300.0
 # Descriptors the load generator and zulipd need beyond one per connection.
 SPARE_DESCRIPTORS = 200
 # Queues are registered in batches of this many calls at a time, over SETUP_CONCURRENCY connections.
 REGISTER_BATCH = 500
-
-
-def rss_mb(pid: int) -> float:
-    """The current resident set size (VmRSS) of a process."""
-    with open(f"/proc/{pid}/status", encoding="utf-8") as status_file:
-        for line in status_file:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 @dataclass

@@ -3,7 +3,7 @@
 ``apply_event`` covers the state this module's tests compare: max_message_id,
 starred_messages, user_topics, streams, subscriptions, unsubscribed and
 never_subscribed (with subscriber lists), realm_users and
-realm_non_active_users, realm_bots, realm_user_groups. ``comparable`` orders the lists
+realm_non_active_users, realm_bots, realm_user_groups, user_status. ``comparable`` orders the lists
 whose order carries no meaning.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 STATE_TYPES = [
     "message", "update_message_flags", "starred_messages", "user_topic", "stream", "subscription", "realm_user",
-    "recent_private_conversations", "realm_bot", "realm_user_groups", "user_group", "realm",
+    "recent_private_conversations", "realm_bot", "realm_user_groups", "user_group", "realm", "user_status",
     # Not a state of its own: the event that takes deleted messages out of unread_msgs.
     "delete_message",
 ]  # fmt: skip
@@ -60,6 +60,8 @@ def apply_event(state: dict[str, Any], event: dict[str, Any]) -> None:
         apply_realm_bot_event(state, event)
     elif kind == "realm":
         apply_realm_event(state, event)
+    elif kind == "user_status":
+        apply_user_status_event(state, event)
     # After the rest: the unread count follows the muting state the event may just have changed.
     if "unread_msgs" in state:
         apply_unread_event(state, event)
@@ -328,3 +330,23 @@ def apply_realm_event(state: dict[str, Any], event: dict[str, Any]) -> None:
     elif event["op"] == "update_dict":
         for name, value in event["data"].items():
             state["realm_" + name] = copy.deepcopy(value)
+
+
+def apply_user_status_event(state: dict[str, Any], event: dict[str, Any]) -> None:
+    """user_status: the fields the event names replace the user's; what is empty or false is not shown."""
+    key = str(event["user_id"])
+    entry = dict(state["user_status"].get(key, {}))
+    for name in ("away", "status_text", "emoji_name", "emoji_code", "reaction_type"):
+        if name in event:
+            entry[name] = event[name]
+    if not entry.get("away"):
+        entry.pop("away", None)
+    if not entry.get("status_text"):
+        entry.pop("status_text", None)
+    if not entry.get("emoji_name"):
+        for name in ("emoji_name", "emoji_code", "reaction_type"):
+            entry.pop(name, None)
+    if entry:
+        state["user_status"][key] = entry
+    else:
+        state["user_status"].pop(key, None)

@@ -431,3 +431,29 @@ async def test_organization_group_settings(api: ApiHarness) -> None:
     anonymous = {"direct_members": [api.user(HAMLET).id], "direct_subgroups": [ids["role:administrators"]]}
     change = json.dumps({"new": anonymous, "old": ids["role:owners"]})
     await verify(api, HAMLET, _change_realm(api, {"can_manage_all_groups": change}, as_user=DESDEMONA))
+
+
+@async_test
+async def test_user_status_changes(api: ApiHarness) -> None:
+    def set_status(email: str, **params: Any) -> Action:
+        return lambda: call(api, "POST", "users/me/status", params, as_user=email)
+
+    # Hamlet watches his own status and Othello's; a guest watches too.
+    for watcher in (HAMLET, POLONIUS):
+        await verify(api, watcher, set_status(OTHELLO, status_text="out to lunch"))
+    await verify(api, HAMLET, set_status(OTHELLO, emoji_name="car"))
+    await verify(api, HAMLET, set_status(HAMLET, status_text="  in a meeting ", emoji_name="zulip"))
+    octopus = {"emoji_name": "octopus", "emoji_code": "1f419", "reaction_type": "unicode_emoji"}
+    await verify(api, HAMLET, set_status(OTHELLO, **octopus))
+    # The deprecated away, on and off, alone and with the rest.
+    await verify(api, HAMLET, set_status(OTHELLO, away=True))
+    await verify(api, HAMLET, set_status(CORDELIA, away=True))
+    await verify(api, HAMLET, set_status(OTHELLO, away=False, status_text=""))
+    # Clearing the text and the emoji takes the user out of the state.
+    await verify(api, HAMLET, set_status(OTHELLO, emoji_name=""))
+    await verify(api, HAMLET, set_status(CORDELIA, away=False))
+    events = await verify(api, HAMLET, set_status(HAMLET, status_text="", emoji_name=""))
+    assert events == [{"type": "user_status", "user_id": api.user(HAMLET).id, "status_text": "", "emoji_name": "",
+                       "emoji_code": "", "reaction_type": "unicode_emoji", "id": events[0]["id"]}]  # fmt: skip
+    fresh = await register(api, HAMLET, event_types=["user_status"])
+    assert fresh["user_status"] == {}

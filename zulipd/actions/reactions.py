@@ -40,6 +40,7 @@ REALM_EMOJI = "realm_emoji"
 ZULIP_EXTRA_EMOJI = "zulip_extra_emoji"
 ZULIP_EXTRA_EMOJI_NAMES = frozenset({"zulip"})
 _VARIATION_SELECTORS = frozenset("\ufe0e\ufe0f")
+_INTEGER_MAX = 2**31 - 1
 # The flags of a row created for a message read through shared history.
 HISTORICAL_FLAGS = int(MessageFlag.READ | MessageFlag.HISTORICAL)
 
@@ -105,12 +106,17 @@ async def emoji_data_txn(txn: Transaction, realm_id: int, emoji_name: str) -> Em
     raise JsonableError(f"Emoji '{emoji_name}' does not exist")
 
 
+def _is_emoji_id(code: str) -> bool:
+    """Whether a code can name a custom emoji: ASCII digits within the range of its id."""
+    return code.isascii() and code.isdigit() and int(code) <= _INTEGER_MAX
+
+
 async def check_emoji_request_txn(
     txn: Transaction, realm_id: int, emoji_name: str, code: str, reaction_type: str
 ) -> None:
     """That a new reaction names a valid, active emoji whose name and code agree."""
     if reaction_type == REALM_EMOJI:
-        custom = await realm_emoji_by_id_txn(txn, realm_id, int(code)) if code.isdigit() else None
+        custom = await realm_emoji_by_id_txn(txn, realm_id, int(code)) if _is_emoji_id(code) else None
         if custom is None:
             raise JsonableError("Invalid custom emoji.")
         if custom.name != emoji_name:

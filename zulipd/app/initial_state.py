@@ -16,6 +16,7 @@ from zulipd.actions.group_events import INCLUDE_DEACTIVATED_GROUPS
 from zulipd.actions.messages import newest_received_message_id
 from zulipd.actions.stream_dicts import stream_payload, subscription_payload
 from zulipd.actions.unreads import get_recent_direct_conversations, get_unread_state
+from zulipd.actions.user_status import realm_user_statuses
 from zulipd.actions.users import api_email
 from zulipd.app import groups, presence, realm_state, streams, users
 from zulipd.app.api import ApiRequest, Payload
@@ -155,6 +156,10 @@ async def _alert_words(ctx: ApiRequest, request: StateRequest) -> Payload:
     return {"alert_words": []}
 
 
+async def _user_status(ctx: ApiRequest, request: StateRequest) -> Payload:
+    return {"user_status": await realm_user_statuses(ctx.server, ctx.requester)}
+
+
 async def _muted_users(ctx: ApiRequest, request: StateRequest) -> Payload:
     # Muting users is not served yet, so nobody has muted anyone.
     return {"muted_users": []}
@@ -176,6 +181,7 @@ FETCHERS: dict[str, StateFetcher] = {
     "recent_private_conversations": _recent_private_conversations,
     "alert_words": _alert_words,
     "muted_users": _muted_users,
+    "user_status": _user_status,
     # Organization settings and server limits, and the organization's emoji and linkifiers (app/realm_state.py).
     "realm": lambda ctx, request: realm_state.realm_state(ctx),
     "realm_emoji": lambda ctx, request: realm_state.realm_emoji_state(ctx),

@@ -24,6 +24,7 @@ ROUTE_MODULES = (
     "presence",
     "typing",
     "user_topics",
+    "user_status",
     "events",
 )
 

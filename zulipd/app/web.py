@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from klein import Klein
 
 from zulipd.actions.auth import session_cookie_name
+from zulipd.app.api import parse_request
 from zulipd.app.site import ZulipdRequest
 from zulipd.errors import JsonableError, RateLimited
 from zulipd.models import UserProfile
@@ -42,8 +43,12 @@ def _page(request: ZulipdRequest, title: str, body: str, status: int = 200) -> b
 
 
 def _form_value(request: ZulipdRequest, name: str) -> str:
-    values = (request.args or {}).get(name.encode(), [])
-    return values[-1].decode("utf-8", "replace") if values else ""
+    """A form field, from the body (or else the query string), parsed as the API parses it; "" if absent."""
+    try:
+        parsed = parse_request(request)
+    except JsonableError:
+        return ""  # a body that is not a readable form has no fields
+    return parsed.body.get(name, parsed.query.get(name, ""))
 
 
 def _set_cookie(request: ZulipdRequest, name: bytes, value: str, max_age: int | None = None) -> None:

@@ -52,6 +52,8 @@ def apply_event(state: dict[str, Any], event: dict[str, Any]) -> None:
         for stream in event["streams"]:
             state["streams"].append(copy.deepcopy(stream))
             state["never_subscribed"].append({**copy.deepcopy(stream), "subscribers": []})
+    elif kind == "stream" and op in ("update", "delete"):
+        apply_stream_change(state, event)
     elif kind == "subscription":
         _apply_subscription(state, event)
     elif kind == "realm_user":
@@ -67,6 +69,25 @@ def apply_event(state: dict[str, Any], event: dict[str, Any]) -> None:
         apply_unread_event(state, event)
     if "recent_private_conversations" in state:
         apply_recent_conversation_event(state, event)
+
+
+_CHANNEL_LISTS = ("streams", "subscriptions", "unsubscribed", "never_subscribed")
+
+
+def apply_stream_change(state: dict[str, Any], event: dict[str, Any]) -> None:
+    """A channel's property changed (is_archived included) in every list it is in; or the channel
+    is gone from view (archived, for a client without archived_channels), from all of them."""
+    if event["op"] == "delete":
+        gone = set(event["stream_ids"])
+        for key in _CHANNEL_LISTS:
+            state[key] = [entry for entry in state[key] if entry["stream_id"] not in gone]
+        return
+    extras = ("rendered_description", "history_public_to_subscribers", "is_web_public")
+    changed = {event["property"]: event["value"], **{name: event[name] for name in extras if name in event}}
+    for key in _CHANNEL_LISTS:
+        for entry in state[key]:
+            if entry["stream_id"] == event["stream_id"]:
+                entry.update(copy.deepcopy(changed))
 
 
 def _apply_subscription(state: dict[str, Any], event: dict[str, Any]) -> None:

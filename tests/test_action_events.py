@@ -381,3 +381,32 @@ async def test_coming_online_is_told_to_the_organization(api: ApiHarness) -> Non
     (online,) = events[CORDELIA]
     assert (online["user_id"], online["email"]) == (api.user(HAMLET).id, api.user(HAMLET).email)
     assert online["presence"]["website"]["status"] == "active"
+
+
+@async_test
+async def test_archiving_is_told_by_each_clients_capability(api: ApiHarness) -> None:
+    # Polonius is a guest in the channel; Prospero, made a guest, is not in it and cannot see it.
+    garden = await create_channel(api, IAGO, "garden", principals=[HAMLET, POLONIUS])
+    success(await call(api, "PATCH", f"users/{api.user(PROSPERO).id}", {"role": 600}, as_user=IAGO))
+    capable = await queues(api, [HAMLET, CORDELIA, POLONIUS, PROSPERO], event_types=["stream"],
+                           client_capabilities={"archived_channels": True})  # fmt: skip
+    legacy = await queues(api, [HAMLET, CORDELIA, POLONIUS], event_types=["stream"])
+    success(await call(api, "DELETE", f"streams/{garden}", as_user=IAGO))
+    updated = {"type": "stream", "op": "update", "stream_id": garden, "name": "garden", "property": "is_archived",
+               "value": True}  # fmt: skip
+    deleted = {"type": "stream", "op": "delete", "streams": [{"stream_id": garden}], "stream_ids": [garden]}
+    assert await heard(api, capable) == {HAMLET: [updated], CORDELIA: [updated], POLONIUS: [updated], PROSPERO: []}
+    assert await heard(api, legacy) == {HAMLET: [deleted], CORDELIA: [deleted], POLONIUS: [deleted]}
+    # Later changes to the archived channel reach only the clients that keep it.
+    success(await call(api, "PATCH", f"streams/{garden}", {"description": "gone to seed"}, as_user=IAGO))
+    assert [event["property"] for event in (await heard(api, capable))[HAMLET]] == ["description"]
+    assert await heard(api, legacy) == {HAMLET: [], CORDELIA: [], POLONIUS: []}
+    # A private channel: only its subscribers hear of it, administrators not included.
+    vault = await create_channel(api, HAMLET, "vault", invite_only=True, principals=[CORDELIA])
+    watching = await queues(api, [HAMLET, CORDELIA, IAGO, OTHELLO], event_types=["stream"],
+                            client_capabilities={"archived_channels": True})  # fmt: skip
+    success(await call(api, "DELETE", f"streams/{vault}", as_user=HAMLET))
+    events = await heard(api, watching)
+    assert [event["op"] for event in events[HAMLET]] == ["update"]
+    assert events[CORDELIA] == events[HAMLET]
+    assert events[IAGO] == events[OTHELLO] == []

@@ -457,3 +457,53 @@ async def test_user_status_changes(api: ApiHarness) -> None:
                        "emoji_code": "", "reaction_type": "unicode_emoji", "id": events[0]["id"]}]  # fmt: skip
     fresh = await register(api, HAMLET, event_types=["user_status"])
     assert fresh["user_status"] == {}
+
+
+@async_test
+async def test_archiving_channels_with_and_without_archived_channels(api: ApiHarness) -> None:
+    capable: dict[str, Any] = {"client_capabilities": {"archived_channels": True}}
+
+    def archive(stream_id: int, acting: str = IAGO) -> Action:
+        async def run() -> None:
+            success(await call(api, "DELETE", f"streams/{stream_id}", as_user=acting))
+
+        return run
+
+    # Hamlet is subscribed, Othello was and left, Cordelia never was: each is told, the way the client asks.
+    for number, (viewer, options) in enumerate(
+        (viewer, options) for viewer in (HAMLET, OTHELLO, CORDELIA) for options in (capable, {})
+    ):
+        name = f"garden {number}"
+        stream_id = await create_channel(api, IAGO, name, principals=[HAMLET, OTHELLO])
+        success(await call(api, "DELETE", "users/me/subscriptions", {"subscriptions": [name]}, as_user=OTHELLO))
+        (event,) = await verify(api, viewer, archive(stream_id), **options)
+        if options:
+            assert event == {"type": "stream", "op": "update", "stream_id": stream_id, "name": name,
+                             "property": "is_archived", "value": True, "id": event["id"]}  # fmt: skip
+        else:
+            assert (event["op"], event["stream_ids"]) == ("delete", [stream_id])
+    # The archived channels stay in the state of a client that keeps them, marked archived.
+    state = await register(api, CORDELIA, event_types=["stream", "subscription"], **capable)
+    archived = {entry["name"] for entry in state["streams"] if entry["is_archived"]}
+    assert archived == {f"garden {number}" for number in range(6)}
+    assert all(entry["is_archived"] for entry in state["never_subscribed"])
+    # Renaming an archived channel is news only to clients that keep archived channels.
+    rename = lambda: call(api, "PATCH", f"streams/{stream_id}", {"new_name": "old garden"}, as_user=IAGO)  # noqa: E731
+    await verify(api, HAMLET, rename, **capable)
+    rename = lambda: call(api, "PATCH", f"streams/{stream_id}", {"new_name": "older garden"}, as_user=IAGO)  # noqa: E731
+    await verify(api, HAMLET, rename, expect_events=False)
+    # A private channel: its subscriber is told; nobody else, administrators and guests included, hears
+    # of it or finds it in their state, capability or not.
+    vaults = [await create_channel(api, HAMLET, f"vault {n}", invite_only=True) for n in range(3)]
+    await verify(api, HAMLET, archive(vaults[0], HAMLET), **capable)
+    await verify(api, CORDELIA, archive(vaults[1], HAMLET), expect_events=False, **capable)
+    await verify(api, POLONIUS, archive(vaults[2], HAMLET), expect_events=False, **capable)
+    for outsider in (CORDELIA, IAGO, POLONIUS):
+        state = await register(api, outsider, event_types=["stream", "subscription"], **capable)
+        names = {entry["name"] for key in ("streams", "subscriptions", "unsubscribed", "never_subscribed")
+                 for entry in state[key]}  # fmt: skip
+        assert not any(name.startswith("vault") for name in names), names
+    state = await register(api, HAMLET, event_types=["subscription"], **capable)
+    assert sorted(entry["name"] for entry in state["subscriptions"] if entry["name"].startswith("vault")) == [
+        "vault 0", "vault 1", "vault 2",
+    ]  # fmt: skip

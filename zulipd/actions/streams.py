@@ -71,6 +71,11 @@ if TYPE_CHECKING:
 MAX_NAME_LENGTH = 60
 MAX_DESCRIPTION_LENGTH = 1024
 
+# Zulip 10's client capability (feature level 315): the client keeps archived channels, marked
+# is_archived, in its state. Without it, archived channels are left out of the register state,
+# archiving is told as a delete, and no stream event tells of an archived channel.
+ARCHIVED_CHANNELS = "archived_channels"
+
 
 class StreamDoesNotExist(JsonableError):
     """Zulip's STREAM_DOES_NOT_EXIST, naming the channel: what sending to (or leaving) a channel answers
@@ -591,11 +596,15 @@ async def _publish_stream_update(
                                 "property": prop, "value": value}  # fmt: skip
         for extra in _UPDATE_EXTRAS.get(prop, ()):
             body[extra] = getattr(after, extra)
-        publish(server, body, audience)
+        # Only clients that keep archived channels know of this one.
+        publish(server, body, audience, capability=(ARCHIVED_CHANNELS, True) if after.deactivated else None)
 
 
 async def do_archive_stream(server: Server, realm: Realm, acting: UserProfile, stream: Stream) -> None:
-    async def archive(txn: Transaction) -> None:
+    """Archive a channel, and tell everyone who could see it: an is_archived update to queues that
+    declared archived_channels (the channel stays in their state), a delete to the others."""
+
+    async def archive(txn: Transaction) -> Stream:
         current = await get_stream_txn(txn, stream.realm_id, stream.id)
         if current is None or current.deactivated:
             raise JsonableError("Channel is already deactivated")
@@ -605,13 +614,15 @@ async def do_archive_stream(server: Server, realm: Realm, acting: UserProfile, s
             txn, realm_id=stream.realm_id, event_type="channel_deactivated", acting_user_id=acting.id,
             modified_user_id=None, extra_data={"stream_id": stream.id},
         )  # fmt: skip
+        return current
 
     audience = (await channel_audience(server, realm, [stream]))[stream.id]
-    await server.pool.run_interaction("archive stream", archive)
-    # Zulip 10's event for a channel gone from view (clients with archived_channels could be told
-    # of an is_archived update instead; zulipd tells every client this).
-    body = {"type": "stream", "op": "delete", "streams": [{"stream_id": stream.id}], "stream_ids": [stream.id]}
-    publish(server, body, audience)
+    archived = await server.pool.run_interaction("archive stream", archive)
+    update = {"type": "stream", "op": "update", "stream_id": archived.id, "name": archived.name,
+              "property": "is_archived", "value": True}  # fmt: skip
+    publish(server, update, audience, capability=(ARCHIVED_CHANNELS, True))
+    delete = {"type": "stream", "op": "delete", "streams": [{"stream_id": archived.id}], "stream_ids": [archived.id]}
+    publish(server, delete, audience, capability=(ARCHIVED_CHANNELS, False))
 
 
 async def default_stream_ids(server: Server, realm_id: int) -> list[int]:

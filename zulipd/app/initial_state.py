@@ -62,14 +62,18 @@ async def _realm_user(ctx: ApiRequest, request: StateRequest) -> Payload:
 
 
 async def _subscription(ctx: ApiRequest, request: StateRequest) -> Payload:
-    subscribed = await streams.get_subscriptions(ctx, include_subscribers=request.include_subscribers)
+    # Archived channels the user may see, marked is_archived, only for clients that keep them (Zulip 10).
+    archived = stream_actions.ARCHIVED_CHANNELS in request.capabilities
+    subscribed = await streams.subscribed_channels(
+        ctx, include_subscribers=request.include_subscribers, include_archived=archived
+    )
     user = ctx.requester
     subscriptions = await stream_actions.subscriptions_by_recipient(ctx.server, user)
     others = sorted(
         (
             stream
             for stream, stream_access in await stream_actions.visible_streams(ctx.server, user)
-            if not stream_access.subscribed and not stream.deactivated
+            if not stream_access.subscribed and (archived or not stream.deactivated)
         ),
         key=lambda stream: (stream.name.lower(), stream.id),
     )
@@ -96,7 +100,8 @@ async def _subscription(ctx: ApiRequest, request: StateRequest) -> Payload:
 
 
 async def _stream(ctx: ApiRequest, request: StateRequest) -> Payload:
-    return await streams.get_streams(ctx)
+    # GET /streams with exclude_archived false, for clients that keep archived channels.
+    return await streams.get_streams(ctx, exclude_archived=stream_actions.ARCHIVED_CHANNELS not in request.capabilities)
 
 
 async def _default_streams(ctx: ApiRequest, request: StateRequest) -> Payload:

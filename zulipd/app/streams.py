@@ -239,14 +239,20 @@ async def remove_default_stream(ctx: ApiRequest, *, stream_id: Json[int]) -> Pay
 
 @api.get("users/me/subscriptions")
 async def get_subscriptions(ctx: ApiRequest, *, include_subscribers: Json[bool] = False) -> Payload:
+    # As in Zulip, archived channels are left out: this route has no archived_channels capability.
+    return await subscribed_channels(ctx, include_subscribers=include_subscribers, include_archived=False)
+
+
+async def subscribed_channels(ctx: ApiRequest, *, include_subscribers: bool, include_archived: bool) -> Payload:
+    """The requester's subscriptions as GET /users/me/subscriptions answers, archived channels too if asked
+    (the register state of a client with the archived_channels capability)."""
     user = ctx.requester
     subscriptions = await actions.subscriptions_by_recipient(ctx.server, user)
     streams = sorted(
         (
             stream
             for stream, stream_access in await actions.visible_streams(ctx.server, user)
-            # As in Zulip, archived channels are left out.
-            if stream_access.subscribed and not stream.deactivated
+            if stream_access.subscribed and (include_archived or not stream.deactivated)
         ),
         key=_by_name,
     )

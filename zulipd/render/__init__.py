@@ -3,6 +3,9 @@
 This is the one entry point the rest of zulipd calls. Until Zulip's Markdown
 dialect lands, content is rendered as escaped text: paragraphs split at blank
 lines and single newlines as ``<br>``. Nothing a user types can become markup.
+
+Whatever a renderer writes, ``render_message`` passes it through the HTML
+allowlist (``zulipd.render.allowlist.clean_html``) before anyone sees it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+
+from zulipd.render.allowlist import clean_html
 
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _IMAGE = re.compile(r"https?://[^\s<>\"']+\.(?:png|jpe?g|gif|webp)(?:\?[^\s<>\"']*)?(?=\s|$)", re.IGNORECASE)
@@ -27,13 +32,17 @@ class Rendered:
     mentions_topic_wildcard: bool = False
 
 
-def render_message(content: str) -> Rendered:
+def _render_text(content: str) -> str:
+    """The escaped-text renderer: paragraphs at blank lines, ``<br>`` at single newlines."""
     paragraphs = [part for part in re.split(r"\n\s*\n", content.strip()) if part.strip()]
-    rendered = "".join(
+    return "".join(
         "<p>" + "<br>\n".join(html.escape(line) for line in paragraph.split("\n")) + "</p>" for paragraph in paragraphs
     )
+
+
+def render_message(content: str) -> Rendered:
     return Rendered(
-        html=rendered,
+        html=clean_html(_render_text(content)),
         has_link=_URL.search(content) is not None,
         has_image=_IMAGE.search(content) is not None,
         has_attachment="/user_uploads/" in content,

@@ -410,3 +410,26 @@ async def test_archiving_is_told_by_each_clients_capability(api: ApiHarness) -> 
     assert [event["op"] for event in events[HAMLET]] == ["update"]
     assert events[CORDELIA] == events[HAMLET]
     assert events[IAGO] == events[OTHELLO] == []
+
+
+@async_test
+async def test_subscription_changes_of_an_archived_channel_reach_only_clients_that_keep_it(api: ApiHarness) -> None:
+    garden = await create_channel(api, IAGO, "garden", principals=[HAMLET, CORDELIA])
+    success(await call(api, "DELETE", f"streams/{garden}", as_user=IAGO))
+    kinds = {"event_types": ["subscription"]}
+    capable = await queues(api, [HAMLET, CORDELIA], client_capabilities={"archived_channels": True}, **kinds)
+    legacy = await queues(api, [HAMLET, CORDELIA], **kinds)
+    muted = [{"stream_id": garden, "property": "is_muted", "value": True}]
+    # Personal settings of an archived channel's subscription may still change.
+    success(await call(api, "POST", "users/me/subscriptions/properties", {"subscription_data": muted},
+                       as_user=CORDELIA))  # fmt: skip
+    success(await call(api, "DELETE", "users/me/subscriptions", {"subscriptions": ["garden"]}, as_user=HAMLET))
+    heard_capable, heard_legacy = await heard(api, capable), await heard(api, legacy)
+    assert heard_legacy == {HAMLET: [], CORDELIA: []}
+    assert heard_capable[HAMLET] == [
+        {"type": "subscription", "op": "remove", "subscriptions": [{"name": "garden", "stream_id": garden}]}
+    ]
+    assert heard_capable[CORDELIA] == [
+        {"type": "subscription", "op": "update", "stream_id": garden, "property": "is_muted", "value": True},
+        {"type": "subscription", "op": "peer_remove", "stream_ids": [garden], "user_ids": [api.user(HAMLET).id]},
+    ]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from zulipd.actions.notify import publish
 from zulipd.actions.stream_dicts import stream_payload, subscription_payload
-from zulipd.actions.streams import api_channel_settings, public_channel_viewers, subscriber_ids
+from zulipd.actions.streams import ARCHIVED_CHANNELS, api_channel_settings, public_channel_viewers, subscriber_ids
 from zulipd.models import Realm, Stream
 from zulipd.storage.streams import subscriptions_of_user_txn
 
@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 def _who_sees(stream: Stream, subscribers: Sequence[int], members: set[int]) -> set[int]:
     return set(subscribers) if stream.invite_only else members | set(subscribers)
+
+
+def archived_only(stream: Stream) -> tuple[str, bool] | None:
+    """For an archived channel, only the queues that keep archived channels (``archived_channels``) hear of it."""
+    return (ARCHIVED_CHANNELS, True) if stream.deactivated else None
 
 
 def _peer_event(op: str, stream: Stream, user_ids: Sequence[int]) -> dict[str, Any]:
@@ -71,7 +76,7 @@ async def publish_subscribed(
         if not user_ids:
             continue
         peers = _who_sees(stream, subscribers[stream.id], members) - set(user_ids)
-        publish(server, _peer_event("peer_add", stream, user_ids), peers)
+        publish(server, _peer_event("peer_add", stream, user_ids), peers, capability=archived_only(stream))
 
 
 async def publish_unsubscribed(server: Server, realm: Realm, removed: Sequence[tuple[Stream, int]]) -> None:
@@ -83,11 +88,14 @@ async def publish_unsubscribed(server: Server, realm: Realm, removed: Sequence[t
         left.setdefault(user_id, []).append(stream)
         by_stream.setdefault(stream.id, (stream, []))[1].append(user_id)
     for user_id, their_streams in left.items():
-        gone = [{"name": stream.name, "stream_id": stream.id} for stream in their_streams]
-        publish(server, {"type": "subscription", "op": "remove", "subscriptions": gone}, [user_id])
+        for archived in (False, True):
+            gone = [{"name": s.name, "stream_id": s.id} for s in their_streams if s.deactivated == archived]
+            if gone:
+                body = {"type": "subscription", "op": "remove", "subscriptions": gone}
+                publish(server, body, [user_id], capability=(ARCHIVED_CHANNELS, True) if archived else None)
     streams = [stream for stream, _ in by_stream.values()]
     subscribers = await subscriber_ids(server, streams)
     members = await public_channel_viewers(server, realm)
     for stream, user_ids in by_stream.values():
         peers = _who_sees(stream, subscribers[stream.id], members) - set(user_ids)
-        publish(server, _peer_event("peer_remove", stream, user_ids), peers)
+        publish(server, _peer_event("peer_remove", stream, user_ids), peers, capability=archived_only(stream))

@@ -24,7 +24,7 @@ from zulipd.actions.streams import (
     pick_color,
     quotable,
 )
-from zulipd.actions.subscription_events import publish_subscribed, publish_unsubscribed
+from zulipd.actions.subscription_events import archived_only, publish_subscribed, publish_unsubscribed
 from zulipd.errors import AccessDenied, JsonableError
 from zulipd.models import Realm, Stream, StreamPostPolicy, Subscription, UserProfile
 from zulipd.storage.audit import insert_audit_log_txn
@@ -345,7 +345,7 @@ async def do_change_subscription_properties(
     for change in checked:
         body = {"type": "subscription", "op": "update", "stream_id": change.stream_id,
                 "property": change.property, "value": change.value}  # fmt: skip
-        publish(server, body, [user.id])
+        publish(server, body, [user.id], capability=archived_only(targets[change.stream_id]))
 
 
 async def do_change_subscription_property(

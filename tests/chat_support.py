@@ -27,7 +27,9 @@ from openapi_core.validation.response.exceptions import InvalidData
 from tests.support.api import ApiHarness
 from tests.support.http import Response
 from tests.support.openapi import assert_valid
+from zulipd.actions.bots import do_create_bot
 from zulipd.admin.users import create_dev_channels
+from zulipd.models import BotType, UserProfile
 from zulipd.storage.pool import Transaction
 
 DESDEMONA = "desdemona@zulip.com"  # owner
@@ -303,3 +305,40 @@ async def queued_events(api: ApiHarness, email: str, queue_id: str, last_event_i
     query = {"queue_id": queue_id, "last_event_id": last_event_id, "dont_block": True}
     events: list[dict[str, Any]] = success(await call(api, "GET", "events", query, as_user=email))["events"]
     return events
+
+
+# --- fixtures the API cannot make --------------------------------------------------------------------
+
+
+async def add_realm_emoji(api: ApiHarness, name: str, *, deactivated: bool = False) -> int:
+    """A custom emoji of the test organization, straight in SQL (uploads are not served); its id."""
+    assert api.realm is not None
+    realm_id = api.realm.id
+
+    async def insert(txn: Transaction) -> int:
+        row = await txn.fetch_one(
+            "INSERT INTO realm_emoji (realm_id, name, file_name, deactivated) VALUES (%s, %s, %s, %s) RETURNING id",
+            (realm_id, name, f"{name}.png", deactivated),
+        )
+        assert row is not None
+        return int(row[0])
+
+    return await api.server.pool.run_interaction("add realm emoji", insert)
+
+
+async def create_bot(api: ApiHarness) -> UserProfile:
+    """A generic bot named Helper, owned by Hamlet."""
+    assert api.realm is not None
+    bot, _ = await do_create_bot(
+        api.server, api.realm, api.user(HAMLET), full_name="Helper", short_name="helper", bot_type=BotType.GENERIC,
+        payload_url="", interface=1, service_name="", config={},
+    )  # fmt: skip
+    return bot
+
+
+async def post_bot(api: ApiHarness, owner: str, short_name: str, **extra: Any) -> int:
+    """A bot made through POST /bots (a route outside Zulip's spec) by ``owner``; its id."""
+    params = {"full_name": f"{short_name.title()} Bot", "short_name": short_name, **extra}
+    body = success(await call(api, "POST", "bots", params, as_user=owner, check_spec=False))
+    bot_id: int = body["user_id"]
+    return bot_id

@@ -21,6 +21,7 @@ from tests.chat_support import (
     STREAM_WILDCARD_MENTIONED,
     call,
     create_channel,
+    post_bot,
     queued_events,
     register,
     send_direct,
@@ -219,16 +220,8 @@ def create_user(api: ApiHarness, email: str) -> Action:
     return lambda: call(api, "POST", "users", params, as_user=IAGO)
 
 
-async def create_bot(api: ApiHarness, owner: str, short_name: str, **extra: Any) -> int:
-    """POST /bots (a route outside Zulip's spec); the bot's id."""
-    params = {"full_name": f"{short_name.title()} Bot", "short_name": short_name, **extra}
-    body = success(await call(api, "POST", "bots", params, as_user=owner, check_spec=False))
-    bot_id: int = body["user_id"]
-    return bot_id
-
-
 def bot_creation(api: ApiHarness, owner: str, short_name: str, **extra: Any) -> Action:
-    return lambda: create_bot(api, owner, short_name, **extra)
+    return lambda: post_bot(api, owner, short_name, **extra)
 
 
 def change_bot(api: ApiHarness, acting: str, bot_id: int, **params: Any) -> Action:
@@ -263,8 +256,8 @@ async def test_creating_bots(api: ApiHarness) -> None:
 
 @async_test
 async def test_changing_a_bot(api: ApiHarness) -> None:
-    hook = await create_bot(api, HAMLET, "hook", bot_type=3, payload_url=json.dumps("https://bots.example.com/a"))
-    helper = await create_bot(api, HAMLET, "helper", bot_type=4, service_name="converter")
+    hook = await post_bot(api, HAMLET, "hook", bot_type=3, payload_url=json.dumps("https://bots.example.com/a"))
+    helper = await post_bot(api, HAMLET, "helper", bot_type=4, service_name="converter")
     regenerate = lambda: call(api, "POST", f"bots/{hook}/api_key/regenerate", as_user=HAMLET, check_spec=False)  # noqa: E731
     for viewer in (HAMLET, IAGO, OTHELLO):
         told = viewer != OTHELLO
@@ -280,7 +273,7 @@ async def test_changing_a_bot(api: ApiHarness) -> None:
 
 @async_test
 async def test_changing_a_bots_owner(api: ApiHarness) -> None:
-    bot = await create_bot(api, HAMLET, "relay")
+    bot = await post_bot(api, HAMLET, "relay")
     hamlet, othello, iago = (api.user(email).id for email in (HAMLET, OTHELLO, IAGO))
     # From Hamlet to Othello: Hamlet loses the bot, Othello gains it, the administrators see its owner
     # change, and Cordelia only its user's bot_owner_id.
@@ -299,14 +292,14 @@ async def test_changing_a_bots_owner(api: ApiHarness) -> None:
 
 @async_test
 async def test_deactivating_and_reactivating_bots(api: ApiHarness) -> None:
-    bot = await create_bot(api, HAMLET, "relay")
+    bot = await post_bot(api, HAMLET, "relay")
     for viewer in (HAMLET, IAGO, OTHELLO):
         deactivate = lambda: call(api, "DELETE", f"bots/{bot}", as_user=HAMLET, check_spec=False)  # noqa: E731
         events = await verify(api, viewer, deactivate)
         assert bot_events_of(events) == ([] if viewer == OTHELLO else ["update"])
         await verify(api, viewer, lambda: call(api, "POST", f"users/{bot}/reactivate", as_user=IAGO))
     # Deactivating Hamlet deactivates his bots too; each is told as if deactivated on its own.
-    second = await create_bot(api, HAMLET, "second")
+    second = await post_bot(api, HAMLET, "second")
     hamlet = api.user(HAMLET).id
     events = await verify(api, IAGO, lambda: call(api, "DELETE", f"users/{hamlet}", as_user=IAGO))
     deactivated = [event["person"]["user_id"] for event in events if event["type"] == "realm_user"]

@@ -6,11 +6,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.chat_support import CORDELIA, HAMLET, IAGO, OTHELLO, POLONIUS, assert_error
+from tests.chat_support import CORDELIA, HAMLET, IAGO, OTHELLO, POLONIUS, assert_error, create_bot
 from tests.support.api import DEV_PASSWORD, ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
-from zulipd.actions.bots import do_create_bot
 from zulipd.actions.presence import (
     OFFLINE_THRESHOLD_SECS,
     PRESENCE_DISABLED_OFFSET_SECS,
@@ -19,7 +18,6 @@ from zulipd.actions.presence import (
 )
 from zulipd.actions.realms import do_create_realm
 from zulipd.actions.users import do_create_user, do_deactivate_user
-from zulipd.models import BotType, UserProfile
 from zulipd.storage.pool import Transaction
 
 PRESENCE = "users/me/presence"
@@ -218,15 +216,6 @@ async def test_bad_requests(api: ApiHarness) -> None:
     assert_error(response, "history_limit_days is not an integer")
     # Nothing was recorded by the refused requests.
     assert await stored_presence(api, api.user(HAMLET).id) is None
-
-
-async def create_bot(api: ApiHarness) -> UserProfile:
-    assert api.realm is not None
-    bot, _ = await do_create_bot(
-        api.server, api.realm, api.user(HAMLET), full_name="Helper", short_name="helper", bot_type=BotType.GENERIC,
-        payload_url="", interface=1, service_name="", config={},
-    )  # fmt: skip
-    return bot
 
 
 @async_test

@@ -17,6 +17,7 @@ from tests.chat_support import (
     IAGO,
     OTHELLO,
     POLONIUS,
+    add_realm_emoji,
     assert_error,
     create_channel,
     fetch_message,
@@ -30,7 +31,6 @@ from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
 from zulipd.actions.reactions import emoji_code, unicode_emoji_names
 from zulipd.models import MessageFlag
-from zulipd.storage.pool import Transaction
 
 INVALID_MESSAGE = "Invalid message(s)"
 
@@ -57,21 +57,6 @@ async def unreact_ok(api: ApiHarness, email: str, message_id: int, **params: Any
 async def reactions(api: ApiHarness, email: str, message_id: int) -> list[tuple[str, str, str, int]]:
     message = await fetch_message(api, email, message_id)
     return [(r["emoji_name"], r["emoji_code"], r["reaction_type"], r["user_id"]) for r in message["reactions"]]
-
-
-async def add_realm_emoji(api: ApiHarness, name: str, *, deactivated: bool = False) -> int:
-    assert api.realm is not None
-    realm_id = api.realm.id
-
-    async def insert(txn: Transaction) -> int:
-        row = await txn.fetch_one(
-            "INSERT INTO realm_emoji (realm_id, name, file_name, deactivated) VALUES (%s, %s, %s, %s) RETURNING id",
-            (realm_id, name, f"{name}.png", deactivated),
-        )
-        assert row is not None
-        return int(row[0])
-
-    return await api.server.pool.run_interaction("add realm emoji", insert)
 
 
 async def channel_message(api: ApiHarness) -> int:

@@ -19,6 +19,7 @@ from tests.chat_support import (
     OTHELLO,
     POLONIUS,
     call,
+    post_bot,
     register,
     success,
 )
@@ -29,13 +30,6 @@ from zulipd.actions.users import publish_person_added
 from zulipd.storage.users import get_user_by_id_txn
 
 ADMINS_ONLY = 3  # email_address_visibility: administrators
-
-
-async def create_bot(api: ApiHarness, owner: str, short_name: str, **extra: Any) -> int:
-    params = {"full_name": f"{short_name.title()} Bot", "short_name": short_name, **extra}
-    body = success(await call(api, "POST", "bots", params, as_user=owner, check_spec=False))
-    bot_id: int = body["user_id"]
-    return bot_id
 
 
 async def patch_bot(api: ApiHarness, acting: str, bot_id: int, **params: Any) -> None:
@@ -94,7 +88,7 @@ async def test_a_new_bot_and_its_key_reach_its_owner_and_the_administrators_only
     everyone = [HAMLET, IAGO, DESDEMONA, OTHELLO, POLONIUS]
     listening = await queues(api, everyone, event_types=["realm_user", "realm_bot"])
     url = "https://bots.example.com/hook"
-    bot_id = await create_bot(api, HAMLET, "hook", bot_type=3, payload_url=json.dumps(url))
+    bot_id = await post_bot(api, HAMLET, "hook", bot_type=3, payload_url=json.dumps(url))
     events = await heard(api, listening)
     bot_user = await shown_user(api, IAGO, bot_id, client_gravatar=True)
     assert (bot_user["is_bot"], bot_user["bot_owner_id"]) == (True, api.user(HAMLET).id)
@@ -127,7 +121,7 @@ async def test_a_new_bot_and_its_key_reach_its_owner_and_the_administrators_only
 
 @async_test
 async def test_changing_a_bot_tells_who_administers_it(api: ApiHarness) -> None:
-    bot_id = await create_bot(api, HAMLET, "helper", bot_type=4, service_name="converter")
+    bot_id = await post_bot(api, HAMLET, "helper", bot_type=4, service_name="converter")
     listening = await queues(api, [HAMLET, IAGO, OTHELLO], event_types=["realm_user", "realm_bot"])
     await patch_bot(api, HAMLET, bot_id, full_name="Helpful Bot", config_data=json.dumps({"unit": "metric"}))
     events = await heard(api, listening)
@@ -144,7 +138,7 @@ async def test_changing_a_bot_tells_who_administers_it(api: ApiHarness) -> None:
 
 @async_test
 async def test_a_new_owner_gains_the_bot_and_the_old_one_loses_it(api: ApiHarness) -> None:
-    bot_id = await create_bot(api, HAMLET, "relay")
+    bot_id = await post_bot(api, HAMLET, "relay")
     listening = await queues(api, [HAMLET, OTHELLO, IAGO, CORDELIA], event_types=["realm_user", "realm_bot"])
     othello = api.user(OTHELLO).id
     await patch_bot(api, HAMLET, bot_id, bot_owner_id=othello)
@@ -164,7 +158,7 @@ async def test_a_new_owner_gains_the_bot_and_the_old_one_loses_it(api: ApiHarnes
 
 @async_test
 async def test_deactivation_and_reactivation(api: ApiHarness) -> None:
-    bot_id = await create_bot(api, HAMLET, "relay")
+    bot_id = await post_bot(api, HAMLET, "relay")
     listening = await queues(api, [HAMLET, IAGO, OTHELLO], event_types=["realm_user", "realm_bot"])
     success(await call(api, "DELETE", f"bots/{bot_id}", as_user=HAMLET, check_spec=False))
     success(await call(api, "POST", f"users/{bot_id}/reactivate", as_user=IAGO))

@@ -14,10 +14,12 @@ from tests.chat_support import (
     IAGO,
     OTHELLO,
     POLONIUS,
+    add_realm_emoji,
     assert_bare_success,
     assert_error,
     assert_fits_spec,
     call,
+    create_bot,
     queued_events,
     register,
     success,
@@ -25,11 +27,9 @@ from tests.chat_support import (
 from tests.support.api import DEV_PASSWORD, ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.http import Response
-from zulipd.actions.bots import do_create_bot
 from zulipd.actions.realms import do_create_realm
 from zulipd.actions.users import do_create_user, do_deactivate_user
-from zulipd.models import BotType, UserProfile
-from zulipd.storage.pool import Transaction
+from zulipd.models import UserProfile
 
 STATUS = "users/me/status"
 LEAR_HOST = "lear.127.0.0.1:9991"
@@ -53,30 +53,6 @@ async def status_of(api: ApiHarness, viewer: str, user_id: int) -> dict[str, Any
 async def state_of(api: ApiHarness, viewer: str) -> dict[str, Any]:
     statuses: dict[str, Any] = (await register(api, viewer, event_types=["user_status"]))["user_status"]
     return statuses
-
-
-async def add_realm_emoji(api: ApiHarness, name: str, *, deactivated: bool = False) -> int:
-    assert api.realm is not None
-    realm_id = api.realm.id
-
-    async def insert(txn: Transaction) -> int:
-        row = await txn.fetch_one(
-            "INSERT INTO realm_emoji (realm_id, name, file_name, deactivated) VALUES (%s, %s, %s, %s) RETURNING id",
-            (realm_id, name, f"{name}.png", deactivated),
-        )
-        assert row is not None
-        return int(row[0])
-
-    return await api.server.pool.run_interaction("add realm emoji", insert)
-
-
-async def create_bot(api: ApiHarness) -> UserProfile:
-    assert api.realm is not None
-    bot, _ = await do_create_bot(
-        api.server, api.realm, api.user(HAMLET), full_name="Helper", short_name="helper", bot_type=BotType.GENERIC,
-        payload_url="", interface=1, service_name="", config={},
-    )  # fmt: skip
-    return bot
 
 
 async def create_lear(api: ApiHarness) -> tuple[UserProfile, dict[str, str]]:

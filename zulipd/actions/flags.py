@@ -19,13 +19,13 @@ from zulipd.actions.messages import LARGER_THAN_MAX_MESSAGE_ID, NO_TOPIC
 from zulipd.actions.narrow import Term, build_narrow
 from zulipd.actions.notify import publish_flags
 from zulipd.actions.streams import StreamDoesNotExist, access, get_visible_stream, invalid_stream_id
+from zulipd.actions.unreads import message_details
 from zulipd.errors import JsonableError
 from zulipd.models import MessageFlag, Stream, UserProfile
 from zulipd.storage.message_updates import (
     mark_read_txn,
     message_recipients_txn,
     subscribed_recipient_ids_txn,
-    unread_details_txn,
     user_has_topic_rows_txn,
 )
 from zulipd.storage.messages import (
@@ -38,6 +38,7 @@ from zulipd.storage.messages import (
 )
 from zulipd.storage.pool import Transaction
 from zulipd.storage.streams import get_stream_by_recipient_txn, get_subscription_txn
+from zulipd.storage.unreads import conversation_rows_txn
 
 if TYPE_CHECKING:
     from zulipd.server import Server
@@ -176,7 +177,7 @@ async def _unread_details(
     """Marking unread: Zulip's message_details, read with the change."""
     if not update.marks_unread or not result.changed:
         return None
-    return await unread_details_txn(txn, user.id, result.changed)
+    return message_details(await conversation_rows_txn(txn, user.id, result.changed), user.id)
 
 
 def _publish(

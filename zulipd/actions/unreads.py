@@ -36,6 +36,33 @@ def _other_user_id(row: ConversationRow, user_id: int) -> int:
     return row.sender_id if row.recipient_type_id == user_id else row.recipient_type_id
 
 
+def _counts_as_mention(row: ConversationRow) -> bool:
+    """Direct mentions always; wildcard mentions only outside muted topics."""
+    return bool(row.flags & _DIRECT_MENTION or (row.flags & _WILDCARD_MENTION and not row.muted))
+
+
+def message_details(rows: list[ConversationRow], user_id: int) -> dict[str, Any]:
+    """Zulip's ``message_details`` of messages marked unread: what a client needs to count them again.
+
+    ``mentioned`` appears only for messages that count as mentions in ``unread_msgs``."""
+    details: dict[str, Any] = {}
+    for row in rows:
+        entry: dict[str, Any]
+        if row.recipient_type == RECIPIENT_STREAM:
+            entry = {"type": "stream", "stream_id": row.recipient_type_id, "topic": row.topic,
+                     "unmuted_stream_msg": not row.channel_muted}  # fmt: skip
+        else:
+            if row.recipient_type == RECIPIENT_GROUP:
+                members = set(row.group_member_ids or ())
+            else:
+                members = {row.sender_id, row.recipient_type_id}
+            entry = {"type": "private", "user_ids": sorted(members - {user_id})}
+        if _counts_as_mention(row):
+            entry["mentioned"] = True
+        details[str(row.message_id)] = entry
+    return details
+
+
 def unread_state(rows: list[ConversationRow], user_id: int, truncated: bool) -> dict[str, Any]:
     """``unread_msgs`` from the newest unread rows, oldest first."""
     direct: dict[int, list[int]] = {}
@@ -55,7 +82,7 @@ def unread_state(rows: list[ConversationRow], user_id: int, truncated: bool) -> 
             continue
         if not row.muted:
             count += 1
-        if row.flags & _DIRECT_MENTION or (row.flags & _WILDCARD_MENTION and not row.muted):
+        if _counts_as_mention(row):
             mentions.append(row.message_id)
     return {
         "count": count,

@@ -231,35 +231,3 @@ async def user_has_topic_rows_txn(txn: Transaction, user_id: int, recipient_id: 
         (user_id, recipient_id, topic),
     )
     return row is not None
-
-
-async def unread_details_txn(txn: Transaction, user_id: int, message_ids: Sequence[int]) -> dict[str, Any]:
-    """Zulip's ``message_details`` of messages just marked unread: what a client needs to count them."""
-    rows = await txn.fetch_all(
-        """SELECT m.id, r.type, r.type_id, m.subject, m.sender_id, um.flags, g.member_ids,
-                  coalesce(sub.is_muted, false), coalesce(ut.visibility_policy, 0)
-           FROM message m JOIN recipient r ON r.id = m.recipient_id
-           JOIN user_message um ON um.message_id = m.id AND um.user_id = %s
-           LEFT JOIN direct_message_group g ON r.type = 3 AND g.id = r.type_id
-           LEFT JOIN subscription sub ON r.type = 2 AND sub.recipient_id = r.id AND sub.user_id = um.user_id
-           LEFT JOIN user_topic ut ON r.type = 2 AND ut.user_id = um.user_id AND ut.stream_id = r.type_id
-                                  AND lower(ut.topic_name) = lower(m.subject)
-           WHERE m.id = ANY(%s)""",
-        (user_id, list(message_ids)),
-    )
-    direct_mention, wildcard_mentions = 8, 16 | 32  # mentioned; stream and topic wildcard mentioned
-    details: dict[str, Any] = {}
-    for message_id, kind, type_id, subject, sender_id, flags, group_members, channel_muted, policy in rows:
-        # Muted: a muted topic, or a muted channel outside unmuted (2) and followed (3) topics.
-        muted = kind == 2 and (policy == 1 or (channel_muted and policy not in (2, 3)))
-        if kind == 2:
-            entry: dict[str, Any] = {"type": "stream", "stream_id": type_id, "topic": subject,
-                                     "unmuted_stream_msg": not channel_muted}  # fmt: skip
-        else:
-            members = set(group_members) if kind == 3 else {sender_id, type_id}
-            entry = {"type": "private", "user_ids": sorted(members - {user_id})}
-        # As unread_msgs' mentions: direct mentions, and wildcard mentions outside muted topics; absent when not.
-        if flags & direct_mention or (flags & wildcard_mentions and not muted):
-            entry["mentioned"] = True
-        details[str(message_id)] = entry
-    return details

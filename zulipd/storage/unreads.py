@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from zulipd.storage.pool import Transaction
 
@@ -24,12 +25,15 @@ class ConversationRow:
     group_member_ids: list[int] | None
     # A channel message in a topic the user muted, or in a muted channel outside unmuted or followed topics.
     muted: bool
+    # A channel message in a channel the user muted (whatever the topic's own preference).
+    channel_muted: bool
 
 
 _SELECT = """
     SELECT um.message_id, um.flags, m.sender_id, r.type, r.type_id, m.subject, g.member_ids,
            r.type = 2 AND (coalesce(ut.visibility_policy, 0) = 1
-                            OR (coalesce(sub.is_muted, false) AND coalesce(ut.visibility_policy, 0) NOT IN (2, 3)))
+                            OR (coalesce(sub.is_muted, false) AND coalesce(ut.visibility_policy, 0) NOT IN (2, 3))),
+           r.type = 2 AND coalesce(sub.is_muted, false)
       FROM user_message um
       JOIN message m ON m.id = um.message_id
       JOIN recipient r ON r.id = m.recipient_id
@@ -41,7 +45,7 @@ _SELECT = """
 
 
 def _row(row: tuple[object, ...]) -> ConversationRow:
-    message_id, flags, sender_id, kind, type_id, topic, members, muted = row
+    message_id, flags, sender_id, kind, type_id, topic, members, muted, channel_muted = row
     return ConversationRow(
         int(message_id),  # type: ignore[call-overload]
         int(flags),  # type: ignore[call-overload]
@@ -51,6 +55,7 @@ def _row(row: tuple[object, ...]) -> ConversationRow:
         str(topic),
         None if members is None else [int(member) for member in members],  # type: ignore[attr-defined]
         bool(muted),
+        bool(channel_muted),
     )
 
 
@@ -71,5 +76,14 @@ async def newest_direct_rows_txn(txn: Transaction, user_id: int, limit: int) -> 
     rows = await txn.fetch_all(
         _SELECT + " WHERE um.user_id = %s AND um.flags & 256 <> 0 ORDER BY um.message_id DESC LIMIT %s",
         (user_id, limit),
+    )
+    return [_row(row) for row in rows]
+
+
+async def conversation_rows_txn(txn: Transaction, user_id: int, message_ids: Sequence[int]) -> list[ConversationRow]:
+    """The user's rows of these messages, in id order (messages without a row are left out)."""
+    rows = await txn.fetch_all(
+        _SELECT + " WHERE um.user_id = %s AND um.message_id = ANY(%s) ORDER BY um.message_id",
+        (user_id, list(message_ids)),
     )
     return [_row(row) for row in rows]

@@ -3,7 +3,7 @@
 ``apply_event`` covers the state this module's tests compare: max_message_id,
 starred_messages, user_topics, streams, subscriptions, unsubscribed and
 never_subscribed (with subscriber lists), realm_users and
-realm_non_active_users, realm_bots, realm_user_groups, user_status. ``comparable`` orders the lists
+realm_non_active_users, realm_bots, realm_user_groups, user_status, realm_linkifiers. ``comparable`` orders the lists
 whose order carries no meaning.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 STATE_TYPES = [
     "message", "update_message_flags", "starred_messages", "user_topic", "stream", "subscription", "realm_user",
     "recent_private_conversations", "realm_bot", "realm_user_groups", "user_group", "realm", "user_status",
+    "realm_linkifiers",
     # Not a state of its own: the event that takes deleted messages out of unread_msgs.
     "delete_message",
 ]  # fmt: skip
@@ -64,6 +65,9 @@ def apply_event(state: dict[str, Any], event: dict[str, Any]) -> None:
         apply_realm_event(state, event)
     elif kind == "user_status":
         apply_user_status_event(state, event)
+    elif kind == "realm_linkifiers":
+        # The whole list, in order, replaces the old one.
+        state["realm_linkifiers"] = copy.deepcopy(event["realm_linkifiers"])
     # After the rest: the unread count follows the muting state the event may just have changed.
     if "unread_msgs" in state:
         apply_unread_event(state, event)

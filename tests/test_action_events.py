@@ -433,3 +433,29 @@ async def test_subscription_changes_of_an_archived_channel_reach_only_clients_th
         {"type": "subscription", "op": "update", "stream_id": garden, "property": "is_muted", "value": True},
         {"type": "subscription", "op": "peer_remove", "stream_ids": [garden], "user_ids": [api.user(HAMLET).id]},
     ]
+
+
+@async_test
+async def test_linkifier_changes_reach_clients_that_read_url_templates(api: ApiHarness) -> None:
+    kinds = {"event_types": ["realm_linkifiers", "realm_filters"]}
+    capable = await queues(api, [HAMLET, IAGO, POLONIUS], client_capabilities={"linkifier_url_template": True}, **kinds)
+    legacy = await queues(api, [HAMLET, OTHELLO], **kinds)
+    trac = {"pattern": "#(?P<id>[0-9]+)", "url_template": "https://trac.example.com/ticket/{id}"}
+    first = success(await call(api, "POST", "realm/filters", trac, as_user=IAGO))["id"]
+    zul = {"pattern": "ZUL-(?P<id>\\d+)", "url_template": "https://zulip.example.com/{id}"}
+    second = success(await call(api, "POST", "realm/filters", zul, as_user=DESDEMONA))["id"]
+    moved = {**trac, "url_template": "https://trac.example.com/t/{id}"}
+    success(await call(api, "PATCH", f"realm/filters/{first}", moved, as_user=IAGO))
+    success(await call(api, "PATCH", "realm/linkifiers", {"ordered_linkifier_ids": [second, first]}, as_user=IAGO))
+    success(await call(api, "DELETE", f"realm/filters/{second}", as_user=IAGO))
+    lists = [
+        [{**trac, "id": first}],
+        [{**trac, "id": first}, {**zul, "id": second}],
+        [{**moved, "id": first}, {**zul, "id": second}],
+        [{**zul, "id": second}, {**moved, "id": first}],
+        [{**moved, "id": first}],
+    ]
+    expected = [{"type": "realm_linkifiers", "realm_linkifiers": entries} for entries in lists]
+    assert await heard(api, capable) == {HAMLET: expected, IAGO: expected, POLONIUS: expected}
+    # The legacy realm_filters event is no longer sent, as in Zulip 7.0 and later.
+    assert await heard(api, legacy) == {HAMLET: [], OTHELLO: []}

@@ -500,3 +500,30 @@ async def test_archiving_channels_with_and_without_archived_channels(api: ApiHar
     assert sorted(entry["name"] for entry in state["subscriptions"] if entry["name"].startswith("vault")) == [
         "vault 0", "vault 1", "vault 2",
     ]  # fmt: skip
+
+
+@async_test
+async def test_linkifier_changes(api: ApiHarness) -> None:
+    capable: dict[str, Any] = {"client_capabilities": {"linkifier_url_template": True}}
+    ids: list[int] = []
+
+    def change(method: str, path: str, params: dict[str, Any] | None = None) -> Action:
+        async def run() -> None:
+            body = success(await call(api, method, path, params, as_user=IAGO))
+            if "id" in body:
+                ids.append(body["id"])
+
+        return run
+
+    trac = {"pattern": "#(?P<id>[0-9]+)", "url_template": "https://trac.example.com/ticket/{id}"}
+    zul = {"pattern": "ZUL-(?P<id>\\d+)", "url_template": "https://zulip.example.com/{id}"}
+    for watcher in (HAMLET, POLONIUS):
+        await verify(api, watcher, change("POST", "realm/filters", trac if not ids else zul), **capable)
+    first, second = ids
+    await verify(api, HAMLET, change("PATCH", f"realm/filters/{first}", {**trac, "url_template": "https://t/{id}"}),
+                 **capable)  # fmt: skip
+    await verify(api, HAMLET, change("PATCH", "realm/linkifiers", {"ordered_linkifier_ids": [second, first]}),
+                 **capable)  # fmt: skip
+    await verify(api, HAMLET, change("DELETE", f"realm/filters/{second}"), **capable)
+    # Clients without the capability keep an empty list, and hear nothing.
+    await verify(api, HAMLET, change("DELETE", f"realm/filters/{first}"), expect_events=False)

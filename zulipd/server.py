@@ -8,6 +8,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from zulipd.actions.auth import Authenticator
+from zulipd.actions.linkifiers import LinkifierCache
 from zulipd.actions.messages import MessageSender
 from zulipd.actions.realms import RealmDirectory
 from zulipd.config import Config
@@ -47,6 +48,7 @@ class Server:
             )
         self.realms = RealmDirectory(self)
         self.message_sender = MessageSender(self)
+        self.linkifiers = LinkifierCache(self)
         self.events = EventRouter(config.events.shards, reactor)
         # Open event WebSockets (zulipd.app.ws counts them).
         self.websockets = 0
@@ -90,6 +92,7 @@ class Server:
 
     def forget_everything(self) -> None:
         self.realms.forget()
+        self.linkifiers.forget()
         self.authenticator.forget_everything()
 
     def handle_invalidation(self, message: str) -> None:
@@ -99,6 +102,8 @@ class Server:
             self.invalidate_user(int(value))
         elif kind == "realm" and value.isdigit():
             self.invalidate_realm(int(value))
+        elif kind == "linkifiers" and value.isdigit():
+            self.linkifiers.forget(int(value))
         elif kind == "auth-attempts":
             self.reactor.callLater(0, self._clear_auth_attempts, value)
         else:

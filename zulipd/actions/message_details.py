@@ -6,7 +6,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from zulipd.actions.linkifiers import realm_linkifiers
 from zulipd.models import Message, RecipientType, UserProfile
+from zulipd.render.linkifiers import Linkifier
 from zulipd.storage.messages import edits_txn, reactions_txn
 from zulipd.storage.pool import Transaction
 from zulipd.storage.streams import direct_message_group_members_txn, recipient_info_txn
@@ -25,6 +27,8 @@ class MessageDetails:
     conversation_members: dict[int, list[int]]
     reactions: dict[int, list[tuple[str, str, str, int]]]
     edits: dict[int, list[dict[str, Any]]]
+    # The organization's linkifiers, for the topic_links of channel messages.
+    linkifiers: tuple[Linkifier, ...] = ()
 
 
 async def load_details(server: Server, messages: Sequence[Message]) -> MessageDetails:
@@ -60,4 +64,8 @@ async def load_details(server: Server, messages: Sequence[Message]) -> MessageDe
         edits = await edits_txn(txn, edited) if edited else {}
         return MessageDetails(users, streams, members, reactions, edits)
 
-    return await server.pool.run_reads("message details", load)
+    details = await server.pool.run_reads("message details", load)
+    channel_message = next((message for message in messages if message.is_channel_message), None)
+    if channel_message is not None:
+        details.linkifiers = await realm_linkifiers(server, channel_message.realm_id)
+    return details

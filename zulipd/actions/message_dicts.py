@@ -8,6 +8,7 @@ from typing import Any
 from zulipd.actions.message_details import MessageDetails
 from zulipd.avatars import gravatar_url
 from zulipd.models import Message, MessageFlag
+from zulipd.render.linkifiers import topic_links
 
 
 def flag_names(flags: int | None) -> list[str]:
@@ -70,7 +71,7 @@ def message_dict(
         "recipient_id": message.recipient_id,
         "display_recipient": display_recipient(message, details),
         "subject": message.subject,
-        "topic_links": [],
+        "topic_links": topic_links(message.subject, details.linkifiers) if message.is_channel_message else [],
         "timestamp": int(message.date_sent.timestamp()),
         "flags": flag_names(flags),
         "reactions": [

@@ -22,9 +22,11 @@ Every edit leaves a message_edit row on each message it changed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from zulipd.actions.linkifiers import realm_linkifiers
 from zulipd.actions.message_access import AccessedMessage, access_message_txn, audience_txn
 from zulipd.actions.message_dicts import flag_names
 from zulipd.actions.messages import NO_TOPIC, check_content, check_topic
@@ -36,6 +38,7 @@ from zulipd.events.event import Notice, SharedEvent
 from zulipd.models import Message, MessageFlag, Realm, Role, Stream, UserProfile
 from zulipd.realm_settings import effective_realm_settings
 from zulipd.render import Rendered, render_message
+from zulipd.render.linkifiers import Linkifier, topic_links
 from zulipd.storage.message_updates import (
     EditRecord,
     add_user_rows_txn,
@@ -130,6 +133,7 @@ async def check_update_message(
 ) -> int:
     """Edit a message's content, topic or channel in one transaction; return how many messages changed."""
     now = clock_now(server)
+    linkifiers = await realm_linkifiers(server, realm.id)
 
     async def edit(txn: Transaction) -> tuple[int, list[Notice]]:
         accessed = await access_message_txn(txn, user, message_id, lock=True, modifying=True)
@@ -158,7 +162,7 @@ async def check_update_message(
         destination = move.destination if move is not None else accessed.stream
         shared = destination.recipient_id if destination and destination.history_public_to_subscribers else None
         audience_after = await message_audience_txn(txn, [message.id], shared)
-        event = _update_event(user, message, edited, move, accessed.stream, moved_ids, propagate_mode, now)
+        event = _update_event(user, message, edited, move, accessed.stream, moved_ids, propagate_mode, now, linkifiers)
         flags = await flags_of_users_txn(txn, message.id, audience_after)
         per_user = {user_id: {"flags": flag_names(flags.get(user_id))} for user_id in audience_after}
         notices = [Notice(SharedEvent(event), audience_after, per_user=per_user)]
@@ -185,6 +189,7 @@ def _update_event(
     moved_ids: list[int],
     propagate_mode: PropagateMode,
     now: datetime,
+    linkifiers: Sequence[Linkifier] = (),
 ) -> dict[str, Any]:
     """Zulip's update_message event: who, when, which messages, and what changed."""
     event: dict[str, Any] = {
@@ -214,7 +219,7 @@ def _update_event(
                 "propagate_mode": propagate_mode,
                 "orig_subject": move.orig_topic,
                 "subject": move.topic,
-                "topic_links": [],
+                "topic_links": topic_links(move.topic, linkifiers),
             }
         )
         if move.target is not None:

@@ -50,6 +50,7 @@ def message_notice(prepared: PreparedSend, inserted: InsertedMessage) -> Notice:
         conversation_members={} if stream is not None else {prepared.recipient_id: list(prepared.member_ids)},
         reactions={},
         edits={},
+        linkifiers=prepared.linkifiers,
     )
 
     def build(rendering: Rendering) -> SharedEvent:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from zulipd.actions.linkifiers import realm_linkifiers
 from zulipd.actions.message_access import access_message_txn
 from zulipd.actions.message_events import message_notice
 from zulipd.actions.narrow import Term, build_narrow, near_anchor
@@ -31,6 +32,7 @@ from zulipd.errors import JsonableError
 from zulipd.models import Message, MessageFlag, Realm, RecipientType, Stream, UserProfile
 from zulipd.printable import unprintable_position
 from zulipd.render import render_message
+from zulipd.render.linkifiers import Linkifier
 from zulipd.storage.messages import (
     NEVER,
     ON_SEND,
@@ -114,6 +116,8 @@ class PreparedSend:
     members: Mapping[int, UserProfile] = dataclasses.field(default_factory=dict)
     # The sending client's (queue_id, local_id), for its local echo.
     local_echo: tuple[str, str] | None = None
+    # Channel messages: the organization's linkifiers, for the topic's topic_links.
+    linkifiers: tuple[Linkifier, ...] = ()
 
 
 def parse_stream_target(to: Any) -> int | str:
@@ -178,6 +182,7 @@ async def prepare_stream_message(
         client=client,
         read_by_sender=read_by_sender,
         realm_string_id=realm.string_id,
+        linkifiers=await realm_linkifiers(server, realm.id),
     )
 
 

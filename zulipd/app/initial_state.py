@@ -13,6 +13,7 @@ from typing import Any
 from zulipd.actions import streams as stream_actions
 from zulipd.actions.bot_dicts import administered_bot_dicts
 from zulipd.actions.group_events import INCLUDE_DEACTIVATED_GROUPS
+from zulipd.actions.linkifiers import LINKIFIER_URL_TEMPLATE
 from zulipd.actions.messages import newest_received_message_id
 from zulipd.actions.stream_dicts import stream_payload, subscription_payload
 from zulipd.actions.unreads import get_recent_direct_conversations, get_unread_state
@@ -190,7 +191,9 @@ FETCHERS: dict[str, StateFetcher] = {
     # Organization settings and server limits, and the organization's emoji and linkifiers (app/realm_state.py).
     "realm": lambda ctx, request: realm_state.realm_state(ctx),
     "realm_emoji": lambda ctx, request: realm_state.realm_emoji_state(ctx),
-    "realm_linkifiers": lambda ctx, request: realm_state.realm_linkifiers_state(ctx),
+    "realm_linkifiers": lambda ctx, request: realm_state.realm_linkifiers_state(
+        ctx, url_template_capable=LINKIFIER_URL_TEMPLATE in request.capabilities
+    ),
     "realm_filters": lambda ctx, request: realm_state.realm_filters_state(ctx),
 }
 

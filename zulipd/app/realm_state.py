@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zulipd.actions.groups import GROUP_CREATOR, GROUP_SETTINGS, NOBODY, REALM_GROUP_SETTINGS, GroupGraph
+from zulipd.actions.linkifiers import get_linkifiers
 from zulipd.actions.messages import MAX_MESSAGE_LENGTH, MAX_TOPIC_LENGTH, NO_TOPIC
 from zulipd.actions.presence import OFFLINE_THRESHOLD_SECS, PRESENCE_PING_INTERVAL_SECS
 from zulipd.actions.realm_events import edit_history_policy
@@ -225,11 +226,16 @@ async def realm_emoji_state(ctx: ApiRequest) -> Payload:
     }
 
 
-async def realm_linkifiers_state(ctx: ApiRequest) -> Payload:
-    # Linkifiers come with the Markdown work; until then no organization has any.
-    return {"realm_linkifiers": []}
+async def realm_linkifiers_state(ctx: ApiRequest, *, url_template_capable: bool) -> Payload:
+    """The organization's linkifiers in order, as GET /realm/linkifiers lists them.
+
+    As in Zulip, only for clients that declared ``linkifier_url_template``: the
+    others would read the URL templates as the old format strings."""
+    if not url_template_capable:
+        return {"realm_linkifiers": []}
+    return {"realm_linkifiers": await get_linkifiers(ctx.server, ctx.requester)}
 
 
 async def realm_filters_state(ctx: ApiRequest) -> Payload:
-    # The legacy form of linkifiers: empty for the same reason.
+    # The legacy form of linkifiers, always empty since Zulip 7.0 (feature level 176).
     return {"realm_filters": []}

@@ -30,6 +30,10 @@ class Rendered:
     mentioned_user_ids: frozenset[int] = frozenset()
     mentions_stream_wildcard: bool = False
     mentions_topic_wildcard: bool = False
+    # Non-silent group mentions; the action layer expands them to the groups' members.
+    mentioned_group_ids: frozenset[int] = frozenset()
+    # The text alert words are looked for in: the source without its code blocks.
+    alert_word_text: str = ""
 
 
 def _render_text(content: str) -> str:
@@ -47,6 +51,7 @@ def render_message(content: str) -> Rendered:
         has_image=_IMAGE.search(content) is not None,
         has_attachment="/user_uploads/" in content,
         is_me_message=content.startswith("/me ") and "\n" not in content.strip(),
+        alert_word_text=content,
     )
 
 

@@ -29,7 +29,7 @@ from tests.chat_support import (
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
-from zulipd.actions.reactions import emoji_code, unicode_emoji_names
+from zulipd.render.emoji import emoji_code, unicode_emoji_names
 from zulipd.models import MessageFlag
 
 INVALID_MESSAGE = "Invalid message(s)"

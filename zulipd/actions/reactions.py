@@ -13,15 +13,13 @@ A name is looked up in that order, so a custom emoji can take over a name.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import TYPE_CHECKING
-
-import emoji
 
 from zulipd.actions.message_access import access_message_txn, audience_txn
 from zulipd.actions.notify import publish
 from zulipd.errors import JsonableError
 from zulipd.models import MessageFlag, UserProfile
+from zulipd.render.emoji import ZULIP_EXTRA_EMOJI_NAMES, unicode_emoji_codes, unicode_emoji_names
 from zulipd.storage.messages import add_historical_rows_txn
 from zulipd.storage.pool import Transaction
 from zulipd.storage.reactions import (
@@ -38,8 +36,6 @@ if TYPE_CHECKING:
 UNICODE_EMOJI = "unicode_emoji"
 REALM_EMOJI = "realm_emoji"
 ZULIP_EXTRA_EMOJI = "zulip_extra_emoji"
-ZULIP_EXTRA_EMOJI_NAMES = frozenset({"zulip"})
-_VARIATION_SELECTORS = frozenset("\ufe0e\ufe0f")
 _INTEGER_MAX = 2**31 - 1
 # The flags of a row created for a message read through shared history.
 HISTORICAL_FLAGS = int(MessageFlag.READ | MessageFlag.HISTORICAL)
@@ -63,34 +59,6 @@ class ReactionDoesNotExist(JsonableError):
 class EmojiData:
     emoji_code: str
     reaction_type: str
-
-
-def emoji_code(text: str) -> str:
-    """Zulip's code for a Unicode emoji: ``1f44d``, ``0023-20e3``, ``1f468-200d-1f4bb``."""
-    return "-".join(f"{ord(character):04x}" for character in text if character not in _VARIATION_SELECTORS)
-
-
-@functools.cache
-def unicode_emoji_names() -> dict[str, str]:
-    """name -> code. Official names win over aliases when both spell the same name."""
-    names: dict[str, str] = {}
-    aliases: list[tuple[str, str]] = []
-    for text, data in emoji.EMOJI_DATA.items():
-        code = emoji_code(text)
-        names.setdefault(_bare(data["en"]), code)
-        aliases.extend((_bare(alias), code) for alias in data.get("alias", []))
-    for name, code in aliases:
-        names.setdefault(name, code)
-    return names
-
-
-@functools.cache
-def unicode_emoji_codes() -> frozenset[str]:
-    return frozenset(unicode_emoji_names().values())
-
-
-def _bare(name: str) -> str:
-    return name.strip(":").lower()
 
 
 async def emoji_data_txn(txn: Transaction, realm_id: int, emoji_name: str) -> EmojiData:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zulipd.render import _render_text, render_message
+from zulipd.render import render_message
 from zulipd.render.allowlist import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
@@ -27,6 +27,8 @@ from zulipd.render.allowlist import (
     clean_html,
     url_allowed,
 )
+from zulipd.render.context import EMPTY_CONTEXT
+from zulipd.render.markdown import render_markdown
 
 VECTORS_FILE = Path(__file__).parent / "fixtures" / "xss_vectors.txt"
 
@@ -231,8 +233,13 @@ def test_vector_as_message_content(vector: str) -> None:
     output = render_message(vector).html
     assert_safe(output)
     assert_allowlisted(output)
-    # The text renderer writes no markup but its own.
-    assert {tag for tag, _ in read(output).starts} <= {"p", "br"}
+    # Raw HTML is text in Zulip's Markdown: none of the vector's own tags becomes an element.
+    written = {tag for tag, _ in read(output).starts}
+    assert written <= MARKDOWN_TAGS, written - MARKDOWN_TAGS
+
+
+# What the Markdown renderer writes for content without mentions (the rest is the vector's text).
+MARKDOWN_TAGS = words("p br strong em del code pre div span blockquote ul ol li h1 h2 h3 h4 h5 h6 hr a time")
 
 
 # --- the allowlist keeps Zulip's markup as it is
@@ -331,8 +338,9 @@ def test_disallowed_markup_is_taken_out(dirty: str, clean: str) -> None:
     ("text", "escaped"),
     [
         ("<p>5 > 3 & 2 < 4</p>", "<p>5 &gt; 3 &amp; 2 &lt; 4</p>"),
-        ("<p>&lt;b&gt; &amp;amp; &#39; &quot;</p>", "<p>&lt;b&gt; &amp;amp; &#x27; &quot;</p>"),
-        ("<p>\"quotes\" and 'apostrophes'</p>", "<p>&quot;quotes&quot; and &#x27;apostrophes&#x27;</p>"),
+        ("<p>&lt;b&gt; &amp;amp; &#39; &quot;</p>", "<p>&lt;b&gt; &amp;amp; ' \"</p>"),
+        ("<p>\"quotes\" and 'apostrophes'</p>", "<p>\"quotes\" and 'apostrophes'</p>"),
+        ("<pre>'a' \"b\" &amp;</pre>", "<pre>&#39;a&#39; &quot;b&quot; &amp;</pre>"),
         ('<a title="a &quot;b&quot; <c>" href="/">x</a>', '<a title="a &quot;b&quot; &lt;c&gt;" href="/">x</a>'),
         ("a < b", "a &lt; b"),
         ("tail <a href", "tail &lt;a href"),
@@ -466,12 +474,12 @@ def test_a_megabyte_of_pathological_input_completes(unit: str) -> None:
     ],
 )
 def test_render_message_output_is_unchanged_by_the_allowlist(content: str) -> None:
-    assert render_message(content).html == _render_text(content)
+    assert render_message(content).html == render_markdown(content, EMPTY_CONTEXT)[0]
 
 
 def test_render_message_escapes_markup() -> None:
     assert render_message("Hi <b>you</b> & 'me'\nbye").html == (
-        "<p>Hi &lt;b&gt;you&lt;/b&gt; &amp; &#x27;me&#x27;<br>\nbye</p>"
+        "<p>Hi &lt;b&gt;you&lt;/b&gt; &amp; 'me'<br>\nbye</p>"
     )
 
 
@@ -618,6 +626,6 @@ def test_property_tags_and_attributes(fragment: str) -> None:
 @given(st.one_of(st.text(), HTMLISH))
 def test_property_render_message(content: str) -> None:
     output = render_message(content).html
-    assert output == _render_text(content)
+    assert output == render_markdown(content, EMPTY_CONTEXT)[0]
     assert_safe(output)
     assert_allowlisted(output)

@@ -549,7 +549,7 @@ async def test_describing_a_channel(api: ApiHarness) -> None:
     success(await patch(api, IAGO, denmark, description='Hamlet <script>alert("x")</script> & co'))
     stream = await get_stream(api, HAMLET, denmark)
     assert stream["description"] == 'Hamlet <script>alert("x")</script> & co'
-    assert stream["rendered_description"] == "<p>Hamlet &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co</p>"
+    assert stream["rendered_description"] == '<p>Hamlet &lt;script&gt;alert("x")&lt;/script&gt; &amp; co</p>'
     # Descriptions stay on one line, as in Zulip.
     success(await patch(api, IAGO, denmark, description="one\ntwo"))
     stream = await get_stream(api, HAMLET, denmark)

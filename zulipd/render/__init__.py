@@ -1,22 +1,21 @@
 """Message rendering: text in, HTML and what the text mentions out.
 
-This is the one entry point the rest of zulipd calls. Until Zulip's Markdown
-dialect lands, content is rendered as escaped text: paragraphs split at blank
-lines and single newlines as ``<br>``. Nothing a user types can become markup.
-
-Whatever a renderer writes, ``render_message`` passes it through the HTML
-allowlist (``zulipd.render.allowlist.clean_html``) before anyone sees it.
+This is the one entry point the rest of zulipd calls. ``render_message``
+renders Zulip's Markdown dialect (``zulipd.render.markdown``) against what the
+sender's organization holds (a ``RenderContext``, which the action layer
+builds: ``zulipd.actions.render_context``), and passes the result through the
+HTML allowlist (``zulipd.render.allowlist.clean_html``) before anyone sees it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
 import re
 
 from zulipd.render.allowlist import clean_html
+from zulipd.render.context import EMPTY_CONTEXT, RenderContext
+from zulipd.render.markdown import render_markdown, without_code_blocks
 
-_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _IMAGE = re.compile(r"https?://[^\s<>\"']+\.(?:png|jpe?g|gif|webp)(?:\?[^\s<>\"']*)?(?=\s|$)", re.IGNORECASE)
 
 
@@ -36,22 +35,19 @@ class Rendered:
     alert_word_text: str = ""
 
 
-def _render_text(content: str) -> str:
-    """The escaped-text renderer: paragraphs at blank lines, ``<br>`` at single newlines."""
-    paragraphs = [part for part in re.split(r"\n\s*\n", content.strip()) if part.strip()]
-    return "".join(
-        "<p>" + "<br>\n".join(html.escape(line) for line in paragraph.split("\n")) + "</p>" for paragraph in paragraphs
-    )
-
-
-def render_message(content: str) -> Rendered:
+def render_message(content: str, context: RenderContext = EMPTY_CONTEXT) -> Rendered:
+    markup, mentions = render_markdown(content, context)
     return Rendered(
-        html=clean_html(_render_text(content)),
-        has_link=_URL.search(content) is not None,
+        html=clean_html(markup),
+        has_link=mentions.has_link,
         has_image=_IMAGE.search(content) is not None,
         has_attachment="/user_uploads/" in content,
         is_me_message=content.startswith("/me ") and "\n" not in content.strip(),
-        alert_word_text=content,
+        mentioned_user_ids=frozenset(mentions.user_ids),
+        mentions_stream_wildcard=mentions.channel_wildcard,
+        mentions_topic_wildcard=mentions.topic_wildcard,
+        mentioned_group_ids=frozenset(mentions.group_ids),
+        alert_word_text=without_code_blocks(content),
     )
 
 

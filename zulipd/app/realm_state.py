@@ -29,6 +29,7 @@ from zulipd.actions.streams import MAX_DESCRIPTION_LENGTH as MAX_CHANNEL_DESCRIP
 from zulipd.actions.streams import MAX_NAME_LENGTH as MAX_CHANNEL_NAME_LENGTH
 from zulipd.app.api import ApiRequest, Payload
 from zulipd.app.server_settings import EMAIL_AUTH_ENABLED, PUSH_NOTIFICATIONS_ENABLED, realm_icon_url
+from zulipd.avatars import realm_emoji_url
 from zulipd.passwords import PASSWORD_MAX_LENGTH
 from zulipd.realm_settings import REALM_SETTINGS, effective_realm_settings
 from zulipd.storage.pool import Transaction
@@ -216,7 +217,7 @@ async def realm_emoji_state(ctx: ApiRequest) -> Payload:
             str(emoji.id): {
                 "id": str(emoji.id),
                 "name": emoji.name,
-                "source_url": f"/user_avatars/{realm.id}/emoji/images/{emoji.file_name}",
+                "source_url": realm_emoji_url(realm.id, emoji.file_name),
                 "still_url": None,
                 "deactivated": emoji.deactivated,
                 "author_id": emoji.author_id,

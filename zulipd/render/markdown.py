@@ -105,6 +105,17 @@ def channel_narrow(stream: LinkableStream) -> str:
 # Block level
 
 
+# Zulip's fence line: an optional language ("py", ".py", "{js}") and, for spoilers, a header;
+# a "~" or "`" anywhere after the fence makes the line no fence at all.
+_FENCE_INFO = re.compile(r"\{?\.?(?P<language>[a-zA-Z0-9_+\-./#]*)\}?[ \t]*(?P<header>[^~`]*)")
+
+
+def _fence_language(info: str) -> str | None:
+    """The lower-cased language of a fence line's info string, "" for none, None if it is no fence."""
+    found = _FENCE_INFO.fullmatch(info)
+    return found.group("language").lower() if found is not None else None
+
+
 class _Blocks(BlockParser):
     # No setext headings, reference links or raw HTML; tables come from the plugin.
     DEFAULT_RULES = (  # type: ignore[assignment]
@@ -120,10 +131,10 @@ class _Blocks(BlockParser):
     def parse_fenced_code(self, m: re.Match[str], state: BlockState) -> int | None:
         info = (m.group("fenced_3") or "").strip()
         marker = m.group("fenced_2")
-        if marker[0] == "`" and "`" in info:
+        language = _fence_language(info)
+        if language is None:
             return None
-        words = info.split(None, 1)
-        language = words[0].lstrip(".").lower() if words else ""
+        header = _FENCE_INFO.match(info).group("header")  # type: ignore[union-attr]
         if language not in ("quote", "spoiler", "math", "tex", "latex"):
             end = super().parse_fenced_code(m, state)
             token = state.tokens[-1] if state.tokens else None
@@ -146,7 +157,6 @@ class _Blocks(BlockParser):
         if language == "quote":
             state.append_token({"type": "block_quote", "children": child.tokens})
         else:
-            header = words[1].strip() if len(words) > 1 else ""
             header_blocks = [{"type": "paragraph", "text": header}] if header else []
             state.append_token(
                 {
@@ -204,9 +214,7 @@ class _Inline(InlineParser):
             before="emphasis",
             start_chars="$",
         )
-        self.register(
-            "strikethrough", r"~~(?=[^\s~])(?P<strike_text>(?:\\~|[^~])*?[^\s~])~~", _parse_strike, start_chars="~"
-        )
+        self.register("strikethrough", r"(?<!~)~~(?P<strike_text>[^~\n]+?)~~(?!~)", _parse_strike, start_chars="~")
 
     def parse_codespan(self, m: re.Match[str], state: InlineState) -> int:
         # As in Zulip, the code keeps its spaces; a newline in it is a space.
@@ -493,7 +501,11 @@ class _Writer:
         if kind == "strong":
             return f"<strong>{self.inline(token['children'], in_link)}</strong>"
         if kind == "emphasis":
-            return f"<em>{self.inline(token['children'], in_link)}</em>"
+            children = token["children"]
+            if len(children) == 1 and children[0]["type"] == "strong":
+                # "***x***": Zulip puts the strong outside.
+                return f"<strong><em>{self.inline(children[0]['children'], in_link)}</em></strong>"
+            return f"<em>{self.inline(children, in_link)}</em>"
         if kind == "strikethrough":
             return f"<del>{self.inline(token['children'], in_link)}</del>"
         if kind == "codespan":
@@ -576,7 +588,9 @@ class _Writer:
         if in_link:
             return self.inline(children, in_link=True)
         href = self.href(html.unescape(token["attrs"]["url"]))
-        text = self.inline(children, in_link=True) if children else escape_text(href or "")
+        text = self.inline(children, in_link=True)
+        if not text.strip():
+            text = escape_text(href or "")
         if href is None:
             return f"<a>{text}</a>"
         self.mentions.has_link = True
@@ -713,30 +727,46 @@ def render_markdown(content: str, context: RenderContext) -> tuple[str, Mentions
     return _Writer(context, mentions).blocks(tokens), mentions
 
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _closes(line: str, fence: str) -> bool:
+    found = _FENCE.match(line)
+    return (
+        found is not None
+        and found.group(1)[0] == fence[0]
+        and len(found.group(1)) >= len(fence)
+        and not line[found.end() :].strip()
+    )
 
 
 def without_code_blocks(content: str) -> str:
     """The content without its fenced code blocks (where alert words are looked for)."""
     if "```" not in content and "~~~" not in content:
         return content
-    lines = content.split("\n")
     kept: list[str] = []
-    fence: str | None = None
-    for line in lines:
-        found = _FENCE.match(line)
-        if fence is None:
-            if found is not None:
-                info = line[found.end() :].strip().lstrip(".").lower()
-                if not info.startswith(("quote", "spoiler")):
-                    fence = found.group(1)
-                    continue
+    code_fence: str | None = None
+    # The fences of the quotes and spoilers that are open: their text is kept.
+    open_fences: list[str] = []
+    for line in content.split("\n"):
+        if code_fence is not None:
+            if _closes(line, code_fence):
+                code_fence = None
+            continue
+        if open_fences and _closes(line, open_fences[-1]):
+            open_fences.pop()
             kept.append(line)
-        elif (
-            found is not None
-            and found.group(1)[0] == fence[0]
-            and len(found.group(1)) >= len(fence)
-            and not line[found.end() :].strip()
-        ):
-            fence = None
+            continue
+        found = _FENCE.match(line)
+        if found is not None:
+            language = _fence_language(line[found.end() :].strip())
+            if language is None:
+                kept.append(line)
+            elif language in ("quote", "spoiler"):
+                open_fences.append(found.group(1))
+                kept.append(line)
+            else:
+                code_fence = found.group(1)
+            continue
+        kept.append(line)
     return "\n".join(kept)

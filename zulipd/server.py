@@ -7,6 +7,8 @@ from typing import Any
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from zulipd.actions.alert_words import INVALIDATION_KIND as ALERT_WORDS_INVALIDATION
+from zulipd.actions.alert_words import AlertWordMatchers
 from zulipd.actions.auth import Authenticator
 from zulipd.actions.linkifiers import LinkifierCache
 from zulipd.actions.messages import MessageSender
@@ -48,6 +50,8 @@ class Server:
             )
         self.realms = RealmDirectory(self)
         self.message_sender = MessageSender(self)
+        # Each organization's alert words, matched against the messages sent in it.
+        self.alert_word_matchers = AlertWordMatchers(self)
         self.linkifiers = LinkifierCache(self)
         self.events = EventRouter(config.events.shards, reactor)
         # Open event WebSockets (zulipd.app.ws counts them).
@@ -94,6 +98,7 @@ class Server:
         self.realms.forget()
         self.linkifiers.forget()
         self.authenticator.forget_everything()
+        self.alert_word_matchers.forget()
 
     def handle_invalidation(self, message: str) -> None:
         """A notification from another process (or from zulipd-admin)."""
@@ -104,6 +109,8 @@ class Server:
             self.invalidate_realm(int(value))
         elif kind == "linkifiers" and value.isdigit():
             self.linkifiers.forget(int(value))
+        elif kind == ALERT_WORDS_INVALIDATION and value.isdigit():
+            self.alert_word_matchers.forget(int(value))
         elif kind == "auth-attempts":
             self.reactor.callLater(0, self._clear_auth_attempts, value)
         else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zulipd.actions import streams as stream_actions
+from zulipd.actions.alert_words import get_alert_words
 from zulipd.actions.bot_dicts import administered_bot_dicts
 from zulipd.actions.group_events import INCLUDE_DEACTIVATED_GROUPS
 from zulipd.actions.linkifiers import LINKIFIER_URL_TEMPLATE
@@ -158,8 +159,7 @@ async def _realm_bot(ctx: ApiRequest, request: StateRequest) -> Payload:
 
 
 async def _alert_words(ctx: ApiRequest, request: StateRequest) -> Payload:
-    # Alert words cannot be set yet (they come with the Markdown work), so everyone has none.
-    return {"alert_words": []}
+    return {"alert_words": await get_alert_words(ctx.server, ctx.requester)}
 
 
 async def _user_status(ctx: ApiRequest, request: StateRequest) -> Payload:

@@ -25,6 +25,7 @@ ROUTE_MODULES = (
     "typing",
     "user_topics",
     "user_status",
+    "alert_words",
     "linkifiers",
     "events",
 )

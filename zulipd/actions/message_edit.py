@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from zulipd.actions.alert_words import realm_alert_word_matcher
 from zulipd.actions.linkifiers import realm_linkifiers
 from zulipd.actions.message_access import AccessedMessage, access_message_txn, audience_txn
 from zulipd.actions.message_dicts import flag_names
@@ -38,6 +39,7 @@ from zulipd.events.event import Notice, SharedEvent
 from zulipd.models import Message, MessageFlag, Realm, Role, Stream, UserProfile
 from zulipd.realm_settings import effective_realm_settings
 from zulipd.render import Rendered, render_message
+from zulipd.render.alert_words import EMPTY_MATCHER, AlertWordMatcher
 from zulipd.render.linkifiers import Linkifier, topic_links
 from zulipd.storage.message_updates import (
     EditRecord,
@@ -49,6 +51,7 @@ from zulipd.storage.message_updates import (
     move_messages_txn,
     row_holders_txn,
     set_first_message_id_txn,
+    set_flag_of_users_txn,
     set_mention_flags_txn,
     subscription_user_ids_txn,
     topic_message_ids_txn,
@@ -134,6 +137,8 @@ async def check_update_message(
     """Edit a message's content, topic or channel in one transaction; return how many messages changed."""
     now = clock_now(server)
     linkifiers = await realm_linkifiers(server, realm.id)
+    # Read before the transaction: a first use loads it from the database.
+    alert_words = await realm_alert_word_matcher(server, realm.id) if content is not None else EMPTY_MATCHER
 
     async def edit(txn: Transaction) -> tuple[int, list[Notice]]:
         accessed = await access_message_txn(txn, user, message_id, lock=True, modifying=True)
@@ -154,7 +159,7 @@ async def check_update_message(
                 await _check_whole_topic_time_limit(txn, user, realm, accessed, move, now)
         edited = None
         if content is not None:
-            edited = await _apply_content_edit(txn, user, message, content, move, now)
+            edited = await _apply_content_edit(txn, user, message, content, move, now, alert_words)
         moved_ids = [message.id]
         if move is not None:
             moved_ids = await _messages_to_move(txn, user, accessed, move, propagate_mode)
@@ -356,7 +361,13 @@ async def _check_whole_topic_time_limit(
 
 
 async def _apply_content_edit(
-    txn: Transaction, user: UserProfile, message: Message, content: str, move: _Move | None, now: datetime
+    txn: Transaction,
+    user: UserProfile,
+    message: Message,
+    content: str,
+    move: _Move | None,
+    now: datetime,
+    alert_words: AlertWordMatcher,
 ) -> tuple[str, Rendered]:
     """Store the new content; it and its rendering."""
     new_content = check_content(content if content.strip() else DELETED_CONTENT)
@@ -380,6 +391,9 @@ async def _apply_content_edit(
         sorted(rendered.mentioned_user_ids),
         rendered.mentions_stream_wildcard,
     )
+    # As in Zulip, every copy's has_alert_word follows the new text, the sender's included.
+    alerted = alert_words.user_ids_in(rendered.alert_word_text)
+    await set_flag_of_users_txn(txn, message.id, int(MessageFlag.HAS_ALERT_WORD), sorted(alerted))
     if move is None:  # a move writes the one edit row for both changes
         await insert_edit_records_txn(
             txn,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from zulipd.actions.alert_words import realm_alert_word_matcher
 from zulipd.actions.linkifiers import realm_linkifiers
 from zulipd.actions.message_access import access_message_txn
 from zulipd.actions.message_events import message_notice
@@ -118,6 +119,8 @@ class PreparedSend:
     local_echo: tuple[str, str] | None = None
     # Channel messages: the organization's linkifiers, for the topic's topic_links.
     linkifiers: tuple[Linkifier, ...] = ()
+    # Those whose alert words the message contains (they get has_alert_word if they receive it).
+    alert_word_user_ids: frozenset[int] = frozenset()
 
 
 def parse_stream_target(to: Any) -> int | str:
@@ -170,7 +173,7 @@ async def prepare_stream_message(
         raise StreamDoesNotExist.named(target) from None
     check_can_post(sender, stream, stream_access)
     content = check_content(content)
-    return PreparedSend(
+    prepared = PreparedSend(
         realm_id=realm.id,
         sender=sender,
         recipient_id=stream.recipient_id,
@@ -184,6 +187,8 @@ async def prepare_stream_message(
         realm_string_id=realm.string_id,
         linkifiers=await realm_linkifiers(server, realm.id),
     )
+    prepared.alert_word_user_ids = await _alert_word_user_ids(server, prepared)
+    return prepared
 
 
 async def prepare_direct_message(
@@ -217,7 +222,7 @@ async def prepare_direct_message(
         return profiles, recipient_id
 
     profiles, recipient_id = await server.pool.run_interaction("resolve recipients", resolve)
-    return PreparedSend(
+    prepared = PreparedSend(
         realm_id=realm.id,
         sender=sender,
         recipient_id=recipient_id,
@@ -231,6 +236,21 @@ async def prepare_direct_message(
         realm_string_id=realm.string_id,
         members=profiles,
     )
+    prepared.alert_word_user_ids = await _alert_word_user_ids(server, prepared)
+    return prepared
+
+
+async def _alert_word_user_ids(server: Server, prepared: PreparedSend) -> frozenset[int]:
+    """Whose alert words the message contains: one look in the organization's matcher, kept in memory.
+
+    For a channel message this may name users who will not receive it; storage flags receivers only."""
+    matcher = await realm_alert_word_matcher(server, prepared.realm_id)
+    if prepared.stream is not None:
+        return matcher.user_ids_in(prepared.rendered.alert_word_text)
+    members = frozenset(prepared.member_ids)
+    if matcher.user_ids.isdisjoint(members):
+        return frozenset()
+    return matcher.user_ids_in(prepared.rendered.alert_word_text) & members
 
 
 class MessageSender:
@@ -286,6 +306,7 @@ _MENTIONED = int(MessageFlag.MENTIONED)
 _STREAM_WILDCARD_MENTIONED = int(MessageFlag.STREAM_WILDCARD_MENTIONED)
 _IS_PRIVATE = int(MessageFlag.IS_PRIVATE)
 _READ = int(MessageFlag.READ)
+_HAS_ALERT_WORD = int(MessageFlag.HAS_ALERT_WORD)
 
 
 def _new_message(prepared: PreparedSend) -> NewMessage:
@@ -297,6 +318,8 @@ def _new_message(prepared: PreparedSend) -> NewMessage:
     extra_flags = dict.fromkeys(rendered.mentioned_user_ids, _MENTIONED)
     if prepared.read_by_sender:
         extra_flags[prepared.sender.id] = extra_flags.get(prepared.sender.id, 0) | _READ
+    for user_id in prepared.alert_word_user_ids:
+        extra_flags[user_id] = extra_flags.get(user_id, 0) | _HAS_ALERT_WORD
     settings = effective_user_settings(prepared.sender.settings)
     return NewMessage(
         realm_id=prepared.realm_id,

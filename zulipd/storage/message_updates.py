@@ -98,6 +98,17 @@ async def set_mention_flags_txn(
     )
 
 
+async def set_flag_of_users_txn(txn: Transaction, message_id: int, flag: int, user_ids: Sequence[int]) -> None:
+    """Give ``flag`` to exactly these users' rows of a message, taking it from the others' (rows that
+    already agree are left alone)."""
+    await txn.execute(
+        """UPDATE user_message
+           SET flags = CASE WHEN user_id = ANY(%s) THEN flags | %s::bigint ELSE flags & ~%s::bigint END
+           WHERE message_id = %s AND ((flags & %s::bigint) <> 0) <> (user_id = ANY(%s))""",
+        (list(user_ids), flag, flag, message_id, flag, list(user_ids)),
+    )
+
+
 async def move_messages_txn(
     txn: Transaction,
     message_ids: Sequence[int],

@@ -3,8 +3,8 @@
 ``apply_event`` covers the state this module's tests compare: max_message_id,
 starred_messages, user_topics, streams, subscriptions, unsubscribed and
 never_subscribed (with subscriber lists), realm_users and
-realm_non_active_users, realm_bots, realm_user_groups, user_status, realm_linkifiers. ``comparable`` orders the lists
-whose order carries no meaning.
+realm_non_active_users, realm_bots, realm_user_groups, user_status, realm_linkifiers,
+alert_words. ``comparable`` orders the lists whose order carries no meaning.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 STATE_TYPES = [
     "message", "update_message_flags", "starred_messages", "user_topic", "stream", "subscription", "realm_user",
     "recent_private_conversations", "realm_bot", "realm_user_groups", "user_group", "realm", "user_status",
-    "realm_linkifiers",
+    "realm_linkifiers", "alert_words",
     # Not a state of its own: the event that takes deleted messages out of unread_msgs.
     "delete_message",
 ]  # fmt: skip
@@ -65,6 +65,9 @@ def apply_event(state: dict[str, Any], event: dict[str, Any]) -> None:
         apply_realm_event(state, event)
     elif kind == "user_status":
         apply_user_status_event(state, event)
+    elif kind == "alert_words":
+        # The whole list, every time.
+        state["alert_words"] = list(event["alert_words"])
     elif kind == "realm_linkifiers":
         # The whole list, in order, replaces the old one.
         state["realm_linkifiers"] = copy.deepcopy(event["realm_linkifiers"])

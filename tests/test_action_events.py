@@ -459,3 +459,19 @@ async def test_linkifier_changes_reach_clients_that_read_url_templates(api: ApiH
     assert await heard(api, capable) == {HAMLET: expected, IAGO: expected, POLONIUS: expected}
     # The legacy realm_filters event is no longer sent, as in Zulip 7.0 and later.
     assert await heard(api, legacy) == {HAMLET: [], OTHELLO: []}
+
+
+@async_test
+async def test_alert_word_changes_reach_only_their_owner(api: ApiHarness) -> None:
+    listening = await queues(api, [HAMLET, CORDELIA, IAGO], event_types=["alert_words"])
+    path = "users/me/alert_words"
+    success(await call(api, "POST", path, {"alert_words": ["roses", "Tulips"]}, as_user=HAMLET))
+    success(await call(api, "POST", path, {"alert_words": ["tulips"]}, as_user=HAMLET))
+    success(await call(api, "DELETE", path, {"alert_words": ["ROSES"]}, as_user=HAMLET))
+    success(await call(api, "POST", path, {"alert_words": ["lilies"]}, as_user=CORDELIA))
+    lists = [["roses", "Tulips"], ["roses", "Tulips"], ["Tulips"]]
+    assert await heard(api, listening) == {
+        HAMLET: [{"type": "alert_words", "alert_words": words} for words in lists],
+        CORDELIA: [{"type": "alert_words", "alert_words": ["lilies"]}],
+        IAGO: [],
+    }

@@ -527,3 +527,19 @@ async def test_linkifier_changes(api: ApiHarness) -> None:
     await verify(api, HAMLET, change("DELETE", f"realm/filters/{second}"), **capable)
     # Clients without the capability keep an empty list, and hear nothing.
     await verify(api, HAMLET, change("DELETE", f"realm/filters/{first}"), expect_events=False)
+
+
+@async_test
+async def test_alert_word_changes(api: ApiHarness) -> None:
+    def change(method: str, words: list[str], as_user: str = HAMLET) -> Action:
+        return lambda: call(api, method, "users/me/alert_words", {"alert_words": words}, as_user=as_user)
+
+    await verify(api, HAMLET, change("POST", ["roses", "Tulips"]))
+    await verify(api, HAMLET, change("POST", ["ROSES", " lilies "]))
+    await verify(api, HAMLET, change("DELETE", ["tulips", "missing"]))
+    # Another user's words are not Hamlet's business.
+    await verify(api, HAMLET, change("POST", ["roses"], as_user=CORDELIA), expect_events=False)
+    # A message with Hamlet's words: the flag is no state of its own, and the message still applies.
+    await create_channel(api, IAGO, "garden", principals=[HAMLET])
+    events = await verify(api, HAMLET, lambda: send_stream(api, CORDELIA, "garden", "spring", "lilies"))
+    assert "has_alert_word" in events[0]["flags"]

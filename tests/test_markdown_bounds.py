@@ -124,18 +124,6 @@ PATHOLOGICAL: dict[str, str] = {
     "table cut at 100,000 characters": _table(1000, 50)[:100_000],
 }
 
-# Inputs the renderer does not yet survive; each stays a strict xfail until it does.
-_FENCED_NESTING = (
-    "fenced quote and spoiler blocks nest without limit: _Blocks.parse_fenced_code drops block_quote "
-    "and list from the child's rules at MAX_NESTING but keeps fenced_code, so each level recurses "
-    "(parse, then _Writer.blocks) until RecursionError"
-)
-KNOWN_BROKEN: dict[str, str] = {
-    "fenced quote in quote x1000": _FENCED_NESTING,
-    "tilde-fenced quote in quote x200": _FENCED_NESTING,
-    "fenced spoiler in spoiler x1000": _FENCED_NESTING,
-}
-
 # Output over input, at most. The default covers escaping (& is &amp;) and block markup;
 # emoji, mentions and links legitimately turn a few characters into a tag of fifty.
 DEFAULT_GROWTH = 8
@@ -154,10 +142,7 @@ GROWTH: dict[str, int] = {
 def _cases() -> list[object]:
     cases: list[object] = []
     for name in PATHOLOGICAL:
-        marks = []
-        if name in KNOWN_BROKEN:
-            marks.append(pytest.mark.xfail(strict=True, raises=RecursionError, reason=KNOWN_BROKEN[name]))
-        cases.append(pytest.param(name, id=name, marks=marks))
+        cases.append(pytest.param(name, id=name))
     return cases
 
 

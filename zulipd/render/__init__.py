@@ -16,7 +16,20 @@ from zulipd.render.allowlist import clean_html
 from zulipd.render.context import EMPTY_CONTEXT, RenderContext
 from zulipd.render.markdown import render_markdown, without_code_blocks
 
-_IMAGE = re.compile(r"https?://[^\s<>\"']+\.(?:png|jpe?g|gif|webp)(?:\?[^\s<>\"']*)?(?=\s|$)", re.IGNORECASE)
+# A bare URL (the longest run, never backtracked into), and the form of one that names an image.
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_IMAGE_URL = re.compile(r"[^?]+\.(?:png|jpe?g|gif|webp)(?:\?.*)?", re.IGNORECASE | re.DOTALL)
+
+
+def _has_image_link(content: str) -> bool:
+    """Whether the content has a bare link to an image file, ended by white space or the end."""
+    if "://" not in content:
+        return False
+    for found in _URL.finditer(content):
+        end = found.end()
+        if (end == len(content) or content[end].isspace()) and _IMAGE_URL.fullmatch(found.group()):
+            return True
+    return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +53,7 @@ def render_message(content: str, context: RenderContext = EMPTY_CONTEXT) -> Rend
     return Rendered(
         html=clean_html(markup),
         has_link=mentions.has_link,
-        has_image=_IMAGE.search(content) is not None,
+        has_image=_has_image_link(content),
         has_attachment="/user_uploads/" in content,
         is_me_message=content.startswith("/me ") and "\n" not in content.strip(),
         mentioned_user_ids=frozenset(mentions.user_ids),

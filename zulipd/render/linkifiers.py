@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -182,10 +182,14 @@ def _matches(linkifier: Linkifier, text: str, start: int = 0, end: int | None = 
         offset = start - len(prefix)
     else:
         searched, offset = text, 0
-    limit = len(searched) - len(suffix)
+    # Searched as UTF-8 bytes: the re2 module converts a str's offsets from its start on every
+    # search, which would make many matches in one text quadratic.
+    encoded = searched.encode("utf-8", "surrogatepass")
+    chars = _char_offsets(searched, encoded)
+    limit = len(encoded) - len(suffix)
     position = len(prefix)
     while position < limit:
-        found = compiled.search(searched, position)
+        found = compiled.search(encoded, position)
         if found is None:
             return
         match_start, match_end = found.span(_MATCH_GROUP)
@@ -195,13 +199,32 @@ def _matches(linkifier: Linkifier, text: str, start: int = 0, end: int | None = 
             continue
         if match_end > match_start:
             # (An empty match is no link.)
+            values = {
+                name: None if value is None else value.decode("utf-8", "surrogatepass")
+                for name, value in found.groupdict().items()
+            }
             yield LinkifierMatch(
-                match_start + offset,
-                match_end + offset,
-                expand_url(linkifier.url_template, found.groupdict()),
+                chars(match_start) + offset,
+                chars(match_end) + offset,
+                expand_url(linkifier.url_template, values),
             )
         # On from the match's end; past it when it is empty at the start.
         position = match_end if match_end > position else position + 1
+
+
+def _char_offsets(text: str, encoded: bytes) -> Callable[[int], int]:
+    """Byte offset in ``encoded`` (``text`` in UTF-8) -> character offset in ``text``."""
+    if len(encoded) == len(text):
+        return lambda offset: offset
+    table = [0] * (len(encoded) + 1)
+    byte = 0
+    for index, character in enumerate(text):
+        width = len(character.encode("utf-8", "surrogatepass"))
+        for step in range(width):
+            table[byte + step] = index
+        byte += width
+    table[byte] = len(text)
+    return table.__getitem__
 
 
 def find_linkifier_matches(text: str, linkifiers: Sequence[Linkifier]) -> list[LinkifierMatch]:

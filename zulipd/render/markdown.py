@@ -135,7 +135,9 @@ class _Blocks(BlockParser):
         if language is None:
             return None
         header = _FENCE_INFO.match(info).group("header")  # type: ignore[union-attr]
-        if language not in ("quote", "spoiler", "math", "tex", "latex"):
+        # At the nesting limit a quote or spoiler fence holds no more blocks: its body is code.
+        too_deep = state.depth() >= self.max_nested_level - 1
+        if too_deep or language not in ("quote", "spoiler", "math", "tex", "latex"):
             end = super().parse_fenced_code(m, state)
             token = state.tokens[-1] if state.tokens else None
             if token is not None and token["type"] == "block_code":
@@ -150,10 +152,7 @@ class _Blocks(BlockParser):
             state.append_token({"type": "display_math", "raw": body.strip("\n")})
             return end
         child = state.child_state(body)
-        rules = self.block_quote_rules
-        if state.depth() >= self.max_nested_level - 1:
-            rules = [rule for rule in rules if rule not in ("block_quote", "list")]
-        self.parse(child, rules)
+        self.parse(child, self.block_quote_rules)
         if language == "quote":
             state.append_token({"type": "block_quote", "children": child.tokens})
         else:
@@ -206,7 +205,7 @@ class _Inline(InlineParser):
             start_chars="#",
         )
         self.register("emoji", r":(?P<emoji_name>[\w+-]+):", _parse_emoji, start_chars=":")
-        self.register("time", r"<time:(?P<time_text>[^>\n]*)>", _parse_time, start_chars="<")
+        self.register("time", r"<time:(?P<time_text>[^>\n]{0,100})>", _parse_time, start_chars="<")
         self.register(
             "inline_math",
             r"(?<!\$)\$\$(?P<tex>[^\n$](?:\\\$|[^$\n])*?)\$\$(?!\$)",

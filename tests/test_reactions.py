@@ -29,8 +29,8 @@ from tests.chat_support import (
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
-from zulipd.render.emoji import emoji_code, unicode_emoji_names
 from zulipd.models import MessageFlag
+from zulipd.render.emoji import emoji_code, unicode_emoji_names
 
 INVALID_MESSAGE = "Invalid message(s)"
 

@@ -478,9 +478,7 @@ def test_render_message_output_is_unchanged_by_the_allowlist(content: str) -> No
 
 
 def test_render_message_escapes_markup() -> None:
-    assert render_message("Hi <b>you</b> & 'me'\nbye").html == (
-        "<p>Hi &lt;b&gt;you&lt;/b&gt; &amp; 'me'<br>\nbye</p>"
-    )
+    assert render_message("Hi <b>you</b> & 'me'\nbye").html == ("<p>Hi &lt;b&gt;you&lt;/b&gt; &amp; 'me'<br>\nbye</p>")
 
 
 # --- properties

@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from zulipd.actions.alert_words import realm_alert_word_matcher
 from zulipd.actions.linkifiers import realm_linkifiers
+from zulipd.actions.mentions import mention_flags
 from zulipd.actions.message_access import AccessedMessage, access_message_txn, audience_txn
 from zulipd.actions.message_dicts import flag_names
 from zulipd.actions.messages import NO_TOPIC, check_content, check_topic
 from zulipd.actions.narrow import RESOLVED_PREFIX
 from zulipd.actions.notify import publish
+from zulipd.actions.render_context import build_render_context
 from zulipd.actions.streams import Access, access, check_can_post, invalid_stream_id
 from zulipd.errors import JsonableError
 from zulipd.events.event import Notice, SharedEvent
@@ -139,6 +141,8 @@ async def check_update_message(
     linkifiers = await realm_linkifiers(server, realm.id)
     # Read before the transaction: a first use loads it from the database.
     alert_words = await realm_alert_word_matcher(server, realm.id) if content is not None else EMPTY_MATCHER
+    # The new content is rendered before the transaction too: what it mentions is looked up first.
+    new_rendering = await _render_edit(server, user, realm, content) if content is not None else None
 
     async def edit(txn: Transaction) -> tuple[int, list[Notice]]:
         accessed = await access_message_txn(txn, user, message_id, lock=True, modifying=True)
@@ -158,8 +162,8 @@ async def check_update_message(
             if propagate_mode == "change_all" and not is_moderator_or_admin(user) and not move.resolving:
                 await _check_whole_topic_time_limit(txn, user, realm, accessed, move, now)
         edited = None
-        if content is not None:
-            edited = await _apply_content_edit(txn, user, message, content, move, now, alert_words)
+        if new_rendering is not None:
+            edited = await _apply_content_edit(txn, user, message, new_rendering, move, now, alert_words)
         moved_ids = [message.id]
         if move is not None:
             moved_ids = await _messages_to_move(txn, user, accessed, move, propagate_mode)
@@ -360,18 +364,33 @@ async def _check_whole_topic_time_limit(
         raise MoveMessagesTimeLimitExceeded(allowed[0] if allowed else None, len(dates), len(allowed))
 
 
+@dataclasses.dataclass(frozen=True)
+class _EditRendering:
+    content: str
+    rendered: Rendered
+    # The users the new content mentions, group members included.
+    mentioned_user_ids: list[int]
+
+
+async def _render_edit(server: Server, editor: UserProfile, realm: Realm, content: str) -> _EditRendering:
+    new_content = check_content(content if content.strip() else DELETED_CONTENT)
+    rendered = render_message(new_content, await build_render_context(server, editor, realm, new_content))
+    flags = await mention_flags(server, editor, realm, None, "", rendered)
+    mentioned = sorted(user_id for user_id, flag in flags.items() if flag & int(MessageFlag.MENTIONED))
+    return _EditRendering(new_content, rendered, mentioned)
+
+
 async def _apply_content_edit(
     txn: Transaction,
     user: UserProfile,
     message: Message,
-    content: str,
+    rendering: _EditRendering,
     move: _Move | None,
     now: datetime,
     alert_words: AlertWordMatcher,
 ) -> tuple[str, Rendered]:
     """Store the new content; it and its rendering."""
-    new_content = check_content(content if content.strip() else DELETED_CONTENT)
-    rendered = render_message(new_content)
+    new_content, rendered = rendering.content, rendering.rendered
     await update_content_txn(
         txn,
         message.id,
@@ -388,8 +407,8 @@ async def _apply_content_edit(
         message.id,
         int(MessageFlag.MENTIONED),
         int(MessageFlag.STREAM_WILDCARD_MENTIONED),
-        sorted(rendered.mentioned_user_ids),
-        rendered.mentions_stream_wildcard,
+        rendering.mentioned_user_ids,
+        rendered.mentions_stream_wildcard and message.is_channel_message,
     )
     # As in Zulip, every copy's has_alert_word follows the new text, the sender's included.
     alerted = alert_words.user_ids_in(rendered.alert_word_text)

@@ -19,10 +19,12 @@ from twisted.logger import Logger
 
 from zulipd.actions.alert_words import realm_alert_word_matcher
 from zulipd.actions.linkifiers import realm_linkifiers
+from zulipd.actions.mentions import mention_flags
 from zulipd.actions.message_access import access_message_txn
 from zulipd.actions.message_events import message_notice
 from zulipd.actions.narrow import Term, build_narrow, near_anchor
 from zulipd.actions.notify import publish_user_topic
+from zulipd.actions.render_context import build_render_context
 from zulipd.actions.streams import (
     StreamDoesNotExist,
     check_can_post,
@@ -121,6 +123,8 @@ class PreparedSend:
     linkifiers: tuple[Linkifier, ...] = ()
     # Those whose alert words the message contains (they get has_alert_word if they receive it).
     alert_word_user_ids: frozenset[int] = frozenset()
+    # user id -> the mention flags the message gives them, if they receive it (zulipd.actions.mentions).
+    mention_flags: Mapping[int, int] = dataclasses.field(default_factory=dict)
 
 
 def parse_stream_target(to: Any) -> int | str:
@@ -159,7 +163,7 @@ def parse_direct_targets(to: Any) -> list[int | str]:
 
 async def prepare_stream_message(
     server: Server, sender: UserProfile, realm: Realm, to: Any, topic: str | None, content: str, client: str,
-    read_by_sender: bool,
+    read_by_sender: bool, *, secure: bool = True,
 ) -> PreparedSend:  # fmt: skip
     target = parse_stream_target(to)
     try:
@@ -173,15 +177,18 @@ async def prepare_stream_message(
         raise StreamDoesNotExist.named(target) from None
     check_can_post(sender, stream, stream_access)
     content = check_content(content)
+    topic = check_topic(topic, realm)
+    rendered = render_message(content, await build_render_context(server, sender, realm, content, secure=secure))
     prepared = PreparedSend(
         realm_id=realm.id,
         sender=sender,
         recipient_id=stream.recipient_id,
         stream=stream,
         member_ids=[],
-        topic=check_topic(topic, realm),
+        topic=topic,
         content=content,
-        rendered=render_message(content),
+        rendered=rendered,
+        mention_flags=await mention_flags(server, sender, realm, stream, topic, rendered),
         client=client,
         read_by_sender=read_by_sender,
         realm_string_id=realm.string_id,
@@ -192,8 +199,9 @@ async def prepare_stream_message(
 
 
 async def prepare_direct_message(
-    server: Server, sender: UserProfile, realm: Realm, to: Any, content: str, client: str, read_by_sender: bool
-) -> PreparedSend:
+    server: Server, sender: UserProfile, realm: Realm, to: Any, content: str, client: str, read_by_sender: bool,
+    *, secure: bool = True,
+) -> PreparedSend:  # fmt: skip
     targets = parse_direct_targets(to)
     content = check_content(content)
 
@@ -222,6 +230,7 @@ async def prepare_direct_message(
         return profiles, recipient_id
 
     profiles, recipient_id = await server.pool.run_interaction("resolve recipients", resolve)
+    rendered = render_message(content, await build_render_context(server, sender, realm, content, secure=secure))
     prepared = PreparedSend(
         realm_id=realm.id,
         sender=sender,
@@ -230,7 +239,8 @@ async def prepare_direct_message(
         member_ids=sorted(profiles),
         topic="",
         content=content,
-        rendered=render_message(content),
+        rendered=rendered,
+        mention_flags=await mention_flags(server, sender, realm, None, "", rendered),
         client=client,
         read_by_sender=read_by_sender,
         realm_string_id=realm.string_id,
@@ -312,10 +322,10 @@ _HAS_ALERT_WORD = int(MessageFlag.HAS_ALERT_WORD)
 def _new_message(prepared: PreparedSend) -> NewMessage:
     rendered = prepared.rendered
     flags_for_all = _IS_PRIVATE if prepared.stream is None else 0
-    if rendered.mentions_stream_wildcard:
+    if rendered.mentions_stream_wildcard and prepared.stream is not None:
         flags_for_all |= _STREAM_WILDCARD_MENTIONED
     # Mentions count only for those who get the message; storage applies them to receivers alone.
-    extra_flags = dict.fromkeys(rendered.mentioned_user_ids, _MENTIONED)
+    extra_flags = dict(prepared.mention_flags)
     if prepared.read_by_sender:
         extra_flags[prepared.sender.id] = extra_flags.get(prepared.sender.id, 0) | _READ
     for user_id in prepared.alert_word_user_ids:

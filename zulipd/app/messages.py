@@ -58,12 +58,14 @@ async def send_message(
         if topic is None:
             topic = ""
         prepared = await actions.prepare_stream_message(
-            ctx.server, sender, ctx.requester_realm, to, topic, content, ctx.client_name, read
-        )
+            ctx.server, sender, ctx.requester_realm, to, topic, content, ctx.client_name, read,
+            secure=ctx.request.isSecure(),
+        )  # fmt: skip
     elif kind in ("private", "direct"):
         prepared = await actions.prepare_direct_message(
-            ctx.server, sender, ctx.requester_realm, to, content, ctx.client_name, read
-        )
+            ctx.server, sender, ctx.requester_realm, to, content, ctx.client_name, read,
+            secure=ctx.request.isSecure(),
+        )  # fmt: skip
     else:
         raise JsonableError("Invalid message type")
     if queue_id is not None and local_id is not None:
@@ -207,6 +209,10 @@ async def get_stream_topics(ctx: ApiRequest, *, stream_id: int, allow_empty_topi
 
 @api.post("messages/render")
 async def render(ctx: ApiRequest, *, content: str) -> Payload:
+    from zulipd.actions.render_context import build_render_context
     from zulipd.render import render_message
 
-    return {"rendered": render_message(content).html}
+    context = await build_render_context(
+        ctx.server, ctx.requester, ctx.requester_realm, content, secure=ctx.request.isSecure()
+    )
+    return {"rendered": render_message(content, context).html}

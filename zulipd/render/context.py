@@ -60,7 +60,7 @@ class RenderContext:
     groups_by_name: Mapping[str, MentionableGroup] = dataclasses.field(default_factory=dict)
     # Channels the sender can see, by exact name.
     streams_by_name: Mapping[str, LinkableStream] = dataclasses.field(default_factory=dict)
-    # (channel id, topic as written) -> the id of the topic's latest message the sender may see,
+    # (channel id, topic as written) -> the id of the topic's oldest message the sender may see,
     # for topic links' "/with/ID" (absent: the topic has none, and the link goes without it).
     topic_message_ids: Mapping[tuple[int, str], int] = dataclasses.field(default_factory=dict)
     # Active realm emoji by name.

@@ -481,3 +481,16 @@ async def flags_of_users_txn(txn: Transaction, message_id: int, user_ids: Sequen
         (message_id, list(user_ids)),
     )
     return {row[0]: int(row[1]) for row in rows}
+
+
+async def topic_participants_txn(txn: Transaction, recipient_id: int, topic: str) -> list[int]:
+    """Who took part in a channel topic: its senders and those who reacted to its messages."""
+    rows = await txn.fetch_all(
+        """SELECT m.sender_id FROM message m
+           WHERE m.recipient_id = %(recipient)s AND lower(m.subject) = lower(%(topic)s)
+           UNION
+           SELECT r.user_id FROM reaction r JOIN message m ON m.id = r.message_id
+           WHERE m.recipient_id = %(recipient)s AND lower(m.subject) = lower(%(topic)s)""",
+        {"recipient": recipient_id, "topic": topic},
+    )
+    return sorted(user_id for (user_id,) in rows)

@@ -1,0 +1,57 @@
+"""Who a rendered message mentions, beyond the users it names.
+
+The renderer reports user ids, group ids and the two wildcards
+(``zulipd.render.Rendered``). Here the groups become their members, recursively
+and active users only, and the topic wildcard becomes the topic's participants:
+those who sent a message in it or reacted to one, and the sender. The flags go
+only to the message's recipients; storage applies them to receivers alone.
+
+A message without group mentions or the topic wildcard costs no query.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from zulipd.actions.groups import GroupGraph
+from zulipd.models import MessageFlag, Realm, Stream, UserProfile
+from zulipd.render import Rendered
+from zulipd.storage.messages import topic_participants_txn
+from zulipd.storage.pool import Transaction
+
+if TYPE_CHECKING:
+    from zulipd.server import Server
+
+_MENTIONED = int(MessageFlag.MENTIONED)
+_TOPIC_WILDCARD_MENTIONED = int(MessageFlag.TOPIC_WILDCARD_MENTIONED)
+
+
+async def mention_flags(
+    server: Server, sender: UserProfile, realm: Realm, stream: Stream | None, topic: str, rendered: Rendered
+) -> dict[int, int]:
+    """user id -> the mention flags the message gives them (before limiting to its recipients)."""
+    flags = dict.fromkeys(rendered.mentioned_user_ids, _MENTIONED)
+    wants_participants = rendered.mentions_topic_wildcard and stream is not None
+    if not rendered.mentioned_group_ids and not wants_participants:
+        return flags
+
+    async def look_up(txn: Transaction) -> tuple[list[int], list[int]]:
+        members: list[int] = []
+        if rendered.mentioned_group_ids:
+            graph = await GroupGraph.load(txn, realm, datetime.fromtimestamp(server.clock.seconds(), UTC))
+            known = [group_id for group_id in rendered.mentioned_group_ids if group_id in graph.groups]
+            members = await graph.recursive_members(txn, known) if known else []
+        participants: list[int] = []
+        if wants_participants:
+            assert stream is not None
+            participants = await topic_participants_txn(txn, stream.recipient_id, topic)
+        return members, participants
+
+    members, participants = await server.pool.run_reads("mentioned groups and participants", look_up)
+    for user_id in members:
+        flags[user_id] = flags.get(user_id, 0) | _MENTIONED
+    if wants_participants:
+        for user_id in {*participants, sender.id}:
+            flags[user_id] = flags.get(user_id, 0) | _TOPIC_WILDCARD_MENTIONED
+    return flags

@@ -134,3 +134,48 @@ async def test_render_endpoint_uses_the_requester_context(api: ApiHarness) -> No
         f'<p><strong>hi</strong> <span class="user-mention" data-user-id="{api.user(HAMLET).id}">'
         "@King Hamlet</span></p>"
     )
+
+
+async def group_ids(api: ApiHarness) -> dict[str, int]:
+    body = success(await call(api, "GET", "user_groups", as_user=HAMLET))
+    return {group["name"]: group["id"] for group in body["user_groups"]}
+
+
+@async_test
+async def test_mentioning_a_group_needs_its_permission(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "court", principals=[HAMLET, CORDELIA])
+    nobody = (await group_ids(api))["role:nobody"]
+    params = {
+        "name": "quiet",
+        "description": "Not to be paged",
+        "members": [api.user(HAMLET).id],
+        "can_mention_group": nobody,
+    }
+    success(await call(api, "POST", "user_groups/create", params, as_user=HAMLET))
+    before = success(
+        await call(api, "GET", "messages", {"anchor": "newest", "num_before": 1, "num_after": 0}, as_user=IAGO)
+    )
+    refused = await call(
+        api, "POST", "messages", {"type": "stream", "to": "court", "topic": "t", "content": "@*quiet*"}, as_user=IAGO
+    )
+    assert refused.status == 400
+    assert refused.json() == {
+        "result": "error",
+        "msg": "You are not allowed to mention user group 'quiet'.",
+        "code": "BAD_REQUEST",
+    }
+    after = success(
+        await call(api, "GET", "messages", {"anchor": "newest", "num_before": 1, "num_after": 0}, as_user=IAGO)
+    )
+    assert after["messages"] == before["messages"]  # nothing was stored
+    # A silent mention needs no permission; a system group can only be mentioned silently.
+    silent = await send_stream(api, IAGO, "court", "t", "@_*quiet* @_*role:members*")
+    assert not await flags(api, HAMLET, silent) & MENTIONED
+    system = await call(
+        api,
+        "POST",
+        "messages",
+        {"type": "stream", "to": "court", "topic": "t", "content": "@*role:members*"},
+        as_user=IAGO,
+    )
+    assert system.status == 400

@@ -6,6 +6,11 @@ and active users only, and the topic wildcard becomes the topic's participants:
 those who sent a message in it or reacted to one, and the sender. The flags go
 only to the message's recipients; storage applies them to receivers alone.
 
+A notifying group mention needs the group's ``can_mention_group`` permission,
+as in Zulip: without it the message is refused ("You are not allowed to mention
+user group 'x'."), before anything is stored. System groups can only be
+mentioned silently. Silent mentions need no permission.
+
 A message without group mentions or the topic wildcard costs no query.
 """
 
@@ -14,7 +19,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from zulipd.actions.groups import GroupGraph
+from zulipd.actions.groups import GROUP_SETTINGS, GroupGraph, Permissions, group_setting
+from zulipd.errors import JsonableError
 from zulipd.models import MessageFlag, Realm, Stream, UserProfile
 from zulipd.render import Rendered
 from zulipd.storage.messages import topic_participants_txn
@@ -40,7 +46,8 @@ async def mention_flags(
         members: list[int] = []
         if rendered.mentioned_group_ids:
             graph = await GroupGraph.load(txn, realm, datetime.fromtimestamp(server.clock.seconds(), UTC))
-            known = [group_id for group_id in rendered.mentioned_group_ids if group_id in graph.groups]
+            known = sorted(group_id for group_id in rendered.mentioned_group_ids if group_id in graph.groups)
+            await _check_can_mention(Permissions(txn, graph, sender), graph, known)
             members = await graph.recursive_members(txn, known) if known else []
         participants: list[int] = []
         if wants_participants:
@@ -55,3 +62,15 @@ async def mention_flags(
         for user_id in {*participants, sender.id}:
             flags[user_id] = flags.get(user_id, 0) | _TOPIC_WILDCARD_MENTIONED
     return flags
+
+
+_CAN_MENTION = "can_mention_group"
+
+
+async def _check_can_mention(permissions: Permissions, graph: GroupGraph, group_ids: list[int]) -> None:
+    allow_everyone = GROUP_SETTINGS[_CAN_MENTION].allow_everyone_group
+    for group_id in group_ids:
+        group = graph.groups[group_id]
+        allowed = await permissions.has(group_setting(graph, group, _CAN_MENTION), allow_everyone_group=allow_everyone)
+        if not allowed:
+            raise JsonableError(f"You are not allowed to mention user group '{group.name}'.")

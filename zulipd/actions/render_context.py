@@ -12,8 +12,8 @@ The rules, each as Zulip 10 applies them:
   finds), and by id. Bots are users here too.
 - Groups: by exact name, system groups included (``@_*role:members*``): Zulip 10
   looks every named group up, ``is_system_group`` or not. Whether the sender may
-  mention a group in a notifying mention (``can_mention_group``) is for the send
-  path to check, for system groups as for others. Deactivated groups are left
+  mention a group in a notifying mention (``can_mention_group``) is checked
+  by ``zulipd.actions.mentions``, for system groups as for others. Deactivated groups are left
   out: Zulip renders them as silent mentions, but a context cannot tell the
   renderer that a group is deactivated, and leaving them out keeps them from
   notifying anyone.

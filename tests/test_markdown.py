@@ -108,6 +108,29 @@ CASES = {
         "3. A\n3. B\n3. C\n3. D",
         '<ol start="3">\n<li>A</li>\n<li>B</li>\n<li>C</li>\n<li>D</li>\n</ol>',
     ),
+    "ordered nests by two spaces": (
+        "This is a heavily nested OL\n1. level-1\n  2. level-2\n    3. level-3\n    3. level-3a\n  2. level-2a\n2. level-1a\n",
+        '<p>This is a heavily nested OL</p>\n<ol>\n<li>level-1<ol start="2">\n<li>level-2<ol start="3">\n<li>level-3</li>\n'
+        "<li>level-3a</li>\n</ol>\n</li>\n<li>level-2a</li>\n</ol>\n</li>\n<li>level-1a</li>\n</ol>",
+    ),
+    "numbered list nested": (
+        "1. A\n2. B\n  3. C",
+        '<ol>\n<li>A</li>\n<li>B<ol start="3">\n<li>C</li>\n</ol>\n</li>\n</ol>',
+    ),
+    "renumbered nested": (
+        "1. A\n1. B\n  1. C\n1. D",
+        "<ol>\n<li>A</li>\n<li>B<ol>\n<li>C</li>\n</ol>\n</li>\n<li>D</li>\n</ol>",
+    ),
+    "two renumbered lists": (
+        "1. A\n3. B\n  2. C\n1. D",
+        '<ol>\n<li>A</li>\n<li>B<ol start="2">\n<li>C</li>\n</ol>\n</li>\n<li>D</li>\n</ol>',
+    ),
+    "ordered list after a line": ("Steps:\n3. c\n4. d", '<p>Steps:</p>\n<ol start="3">\n<li>c</li>\n<li>d</li>\n</ol>'),
+    "indented list is code": (
+        "para:\n\n    1. list-1\n    2. list-2\n      1. list-2a\n    3. list-3\n",
+        '<p>para:</p>\n<div class="codehilite"><pre><span></span><code>1. list-1\n2. list-2\n  1. list-2a\n3. list-3\n'
+        "</code></pre></div>",
+    ),
     "list in a quote": (
         "```quote\nSome text with a hanging list inside quote:\n* one\n* two\n```",
         "<blockquote>\n<p>Some text with a hanging list inside quote:</p>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n</blockquote>",

@@ -128,6 +128,20 @@ class _Blocks(BlockParser):
         "blank_line",
     )
 
+    def parse_list(self, m: re.Match[str], state: BlockState) -> int:
+        # In Zulip any ordered list may follow a paragraph line directly ("Steps:\n3. c");
+        # mistune, as CommonMark, lets only one that starts at 1 do so.
+        last = state.last_token()
+        marker, text = m.group("list_2"), m.group("list_3")
+        interrupting = last is not None and last["type"] == "paragraph"
+        if not interrupting or marker[0] in "*+-" or marker[:-1] == "1" or not text.strip():
+            return super().parse_list(m, state)
+        paragraph = state.tokens.pop()
+        place = len(state.tokens)
+        end = super().parse_list(m, state)
+        state.tokens.insert(place, paragraph)
+        return end
+
     def parse_fenced_code(self, m: re.Match[str], state: BlockState) -> int | None:
         info = (m.group("fenced_3") or "").strip()
         marker = m.group("fenced_2")
@@ -721,7 +735,8 @@ def render_markdown(content: str, context: RenderContext) -> tuple[str, Mentions
     mentions = Mentions()
     state = BlockState()
     state.env["context"] = context
-    tokens, _ = _parser().parse(content.replace("\r\n", "\n").replace("\r", "\n"), state)
+    source = nest_lists_by_two_spaces(content.replace("\r\n", "\n").replace("\r", "\n"))
+    tokens, _ = _parser().parse(source, state)
     assert isinstance(tokens, list)
     return _Writer(context, mentions).blocks(tokens), mentions
 
@@ -769,3 +784,53 @@ def without_code_blocks(content: str) -> str:
             continue
         kept.append(line)
     return "\n".join(kept)
+
+
+_LIST_ITEM = re.compile(r"( *)([*+-]|\d{1,9}[.)])( +|$)")
+
+
+def nest_lists_by_two_spaces(source: str) -> str:
+    """The source with list items re-indented so that two spaces nest one, as in Zulip.
+
+    mistune nests an item only under as much indentation as its parent's marker
+    takes (three spaces under ``1. ``); Zulip nests under any indentation deeper
+    than the parent's. Each item line indented deeper than the item before it,
+    but not as deep as that item's text, is moved to where its text starts.
+    Lines in fenced code, and lists that begin as indented code (four spaces),
+    are left alone.
+    """
+    if "\n " not in source:
+        return source
+    lines = source.split("\n")
+    # Open items: (indent as written, indent as re-written, where the item's text starts).
+    open_items: list[tuple[int, int, int]] = []
+    fence: str | None = None
+    changed = False
+    for index, line in enumerate(lines):
+        found_fence = _FENCE.match(line)
+        if fence is not None:
+            if found_fence is not None and _closes(line, fence):
+                fence = None
+            continue
+        if found_fence is not None:
+            fence = found_fence.group(1)
+            open_items.clear()
+            continue
+        item = _LIST_ITEM.match(line)
+        if item is None:
+            if line.strip() and not line.startswith(" "):
+                open_items.clear()
+            continue
+        written = len(item.group(1))
+        while open_items and open_items[-1][0] >= written:
+            open_items.pop()
+        if not open_items:
+            if written <= 3:
+                open_items.append((written, written, written + len(item.group(2)) + 1))
+            continue
+        indent = max(written, open_items[-1][2])
+        if indent != written:
+            lines[index] = " " * indent + line[written:]
+            changed = True
+        open_items.append((written, indent, indent + len(item.group(2)) + 1))
+    return "\n".join(lines) if changed else source

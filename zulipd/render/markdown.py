@@ -555,22 +555,15 @@ class _Writer:
             )
         if kind == "topic_link":
             attrs = token["attrs"]
-            stream, topic = attrs["stream"], attrs["topic"]
-            href = f"{channel_narrow(stream)}/topic/{hash_component(topic)}"
-            if attrs["with_id"] is not None:
-                href += f"/with/{attrs['with_id']}"
-            return (
-                f'<a class="stream-topic" data-stream-id="{stream.id}" href="{escape_attribute(href)}">'
-                f"#{escape_text(stream.name)} &gt; {escape_text(topic)}</a>"
+            ending = f"/with/{attrs['with_id']}" if attrs["with_id"] is not None else ""
+            stream = attrs["stream"]
+            return _topic_anchor(
+                f'class="stream-topic" data-stream-id="{stream.id}"', stream, attrs["topic"], ending, ""
             )
         if kind == "message_link":
             attrs = token["attrs"]
-            stream, topic = attrs["stream"], attrs["topic"]
-            href = f"{channel_narrow(stream)}/topic/{hash_component(topic)}/near/{attrs['message_id']}"
-            return (
-                f'<a class="message-link" href="{escape_attribute(href)}">'
-                f"#{escape_text(stream.name)} &gt; {escape_text(topic)} @ \U0001f4ac</a>"
-            )
+            ending = f"/near/{attrs['message_id']}"
+            return _topic_anchor('class="message-link"', attrs["stream"], attrs["topic"], ending, " @ \U0001f4ac")
         if kind == "unicode_emoji":
             return _unicode_emoji(token["attrs"]["code"], token["raw"])
         if kind == "zulip_emoji":
@@ -681,6 +674,15 @@ class _Writer:
             position = end
         out.append(escape_text(text[position:]))
         return "".join(out)
+
+
+def _topic_anchor(attributes: str, stream: LinkableStream, topic: str, href_ending: str, text_ending: str) -> str:
+    """A link to a topic (``#channel > topic``), or to a message in it."""
+    href = f"{channel_narrow(stream)}/topic/{hash_component(topic)}{href_ending}"
+    return (
+        f'<a {attributes} href="{escape_attribute(href)}">'
+        f"#{escape_text(stream.name)} &gt; {escape_text(topic)}{text_ending}</a>"
+    )
 
 
 def _joined_text(tokens: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -368,7 +368,7 @@ CASES = {
     ),
     "custom emoji": (
         ":party_parrot:",
-        '<p><img alt=":party_parrot:" class="emoji" src="/user_avatars/2/emoji/images/7.gif" title="party_parrot"></p>',
+        '<p><img alt=":party_parrot:" class="emoji" src="/user_avatars/2/emoji/images/7.gif" title="party parrot"></p>',
     ),
     "times are no emoji": ("at 10:30:00 ok", "<p>at 10:30:00 ok</p>"),
     # Times and TeX

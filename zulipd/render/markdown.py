@@ -570,8 +570,8 @@ class _Writer:
             return f'<img alt=":zulip:" class="emoji" src="{ZULIP_EMOJI_URL}" title="zulip">'
         if kind == "custom_emoji":
             custom: CustomEmoji = token["attrs"]["emoji"]
-            name = escape_attribute(custom.name)
-            return f'<img alt=":{name}:" class="emoji" src="{escape_attribute(custom.url)}" title="{name}">'
+            name, title = escape_attribute(custom.name), escape_attribute(custom.name.replace("_", " "))
+            return f'<img alt=":{name}:" class="emoji" src="{escape_attribute(custom.url)}" title="{title}">'
         if kind == "time":
             return _time(token["raw"])
         if kind == "inline_math":

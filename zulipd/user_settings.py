@@ -73,3 +73,8 @@ USER_SETTINGS: dict[str, tuple[Any, Any]] = {
 
 def effective_user_settings(stored: dict[str, Any]) -> dict[str, Any]:
     return {name: stored.get(name, default) for name, (_, default) in USER_SETTINGS.items()}
+
+
+def effective_user_setting(stored: dict[str, Any], name: str) -> Any:
+    """One setting's value: as stored, or its default."""
+    return stored.get(name, USER_SETTINGS[name][1])

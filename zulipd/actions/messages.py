@@ -55,7 +55,7 @@ from zulipd.storage.streams import (
     personal_recipient_txn,
 )
 from zulipd.storage.users import get_user_by_email_txn, get_user_by_id_txn
-from zulipd.user_settings import effective_user_settings
+from zulipd.user_settings import effective_user_setting
 
 if TYPE_CHECKING:
     from zulipd.server import Server
@@ -330,7 +330,7 @@ def _new_message(prepared: PreparedSend) -> NewMessage:
         extra_flags[prepared.sender.id] = extra_flags.get(prepared.sender.id, 0) | _READ
     for user_id in prepared.alert_word_user_ids:
         extra_flags[user_id] = extra_flags.get(user_id, 0) | _HAS_ALERT_WORD
-    settings = effective_user_settings(prepared.sender.settings)
+    stored = prepared.sender.settings
     return NewMessage(
         realm_id=prepared.realm_id,
         sender_id=prepared.sender.id,
@@ -347,8 +347,10 @@ def _new_message(prepared: PreparedSend) -> NewMessage:
         direct_member_ids=prepared.member_ids,
         flags_for_all=flags_for_all,
         extra_flags=extra_flags,
-        follow_when=_WHEN_SENDING[settings["automatically_follow_topics_policy"]],
-        unmute_when=_WHEN_SENDING[settings["automatically_unmute_topics_in_muted_streams_policy"]],
+        follow_when=_WHEN_SENDING[effective_user_setting(stored, "automatically_follow_topics_policy")],
+        unmute_when=_WHEN_SENDING[
+            effective_user_setting(stored, "automatically_unmute_topics_in_muted_streams_policy")
+        ],
     )
 
 

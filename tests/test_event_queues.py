@@ -82,6 +82,16 @@ def test_flag_events_merge_as_in_zulip() -> None:
                                "messages": [9], "all": False}]  # fmt: skip
 
 
+def test_events_after_any_id_of_a_long_queue() -> None:
+    queue = EventQueue("q", 1, 1, QueueOptions(), 0.0)
+    for number in range(20):
+        queue.push(SharedEvent({"type": "presence", "n": number}))
+    queue.prune(4)  # ids 5 to 19 are left
+    for after in range(3, 21):
+        ids = [json.loads(bytes(orjson.dumps(fragment)))["id"] for fragment in queue.encoded_events_after(after)]
+        assert ids == list(range(max(after + 1, 5), 20)), after
+
+
 def test_events_after_an_id_and_pruning_keep_id_order_through_merges() -> None:
     queue = EventQueue("q", 1, 1, QueueOptions(), 0.0)
     queue.push(flags_event("add", "starred", [1]))  # 0, merged into 3 below

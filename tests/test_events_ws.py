@@ -165,3 +165,31 @@ async def test_a_bad_acknowledgement_closes_the_socket(api: ApiHarness) -> None:
     socket = await open_socket(api, HAMLET, queue_id)
     socket.protocol.sendMessage(b"not json")
     assert await socket.closed() == 4002
+
+
+def masked_text_frame(payload: bytes, mask: bytes = b"\x37\xfa\x21\x3d") -> bytes:
+    """A final text frame as a client sends it (RFC 6455 section 5.3), for payloads under 126 bytes."""
+    assert len(payload) < 126
+    return bytes((0x81, 0x80 | len(payload))) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+@async_test
+async def test_acknowledgements_however_they_are_cut_into_reads(api: ApiHarness) -> None:
+    queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
+    for n in range(4):
+        await send_direct(api, CORDELIA, [HAMLET], f"message {n}")
+    socket = await open_socket(api, HAMLET, queue_id)
+    assert [e["id"] for e in (await socket.next_batch())["events"]] == [0, 1, 2, 3]
+    transport = socket.protocol.transport
+    # Three acknowledgements in one write; then one cut in two writes, its mask split.
+    transport.write(b"".join(masked_text_frame(json.dumps({"ack": n}).encode()) for n in (0, 1, 1)))
+    frame = masked_text_frame(b'{"ack": 2}')
+    transport.write(frame[:4])
+    await task.deferLater(reactor, 0.1, lambda: None)
+    transport.write(frame[4:])
+    await task.deferLater(reactor, 0.2, lambda: None)
+    queue = api.server.events.get(queue_id, api.user(HAMLET).id)
+    assert [event["id"] for event in queue.events()] == [3]
+    # A frame of invalid UTF-8 fails the connection: Autobahn drops it (failByDrop), so the client sees 1006.
+    transport.write(masked_text_frame(b"\xff\xfe"))
+    assert await socket.closed() == 1006

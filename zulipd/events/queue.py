@@ -242,7 +242,14 @@ class EventQueue:
 
     def _first_after(self, event_id: int) -> int:
         """The index of the first queued event newer than ``event_id`` (events are kept in id order)."""
-        return bisect.bisect_right(self._events, event_id, key=_event_id)
+        events = self._events
+        # Most asks are for the newest event or two (a listener that keeps up): look from the end first.
+        index = len(events)
+        for _ in range(4):
+            if index == 0 or events[index - 1].id <= event_id:
+                return index
+            index -= 1
+        return bisect.bisect_right(events, event_id, 0, index, key=_event_id)
 
     @property
     def parked(self) -> bool:

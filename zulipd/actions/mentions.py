@@ -1,4 +1,8 @@
-"""Who a rendered message mentions, beyond the users it names.
+"""Rendering a message as its sender writes it, and who it mentions beyond the users it names.
+
+``render_for_sender`` is the one step that sending, editing and POST
+/messages/render share: the sender's render context, the rendering, and the
+mention flags.
 
 The renderer reports user ids, group ids and the two wildcards
 (``zulipd.render.Rendered``). Here the groups become their members, recursively
@@ -16,13 +20,16 @@ A message without group mentions or the topic wildcard costs no query.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from zulipd.actions.groups import GROUP_SETTINGS, GroupGraph, Permissions, group_setting
+from zulipd.actions.render_context import build_render_context
 from zulipd.errors import JsonableError
 from zulipd.models import MessageFlag, Realm, Stream, UserProfile
-from zulipd.render import Rendered
+from zulipd.render import Rendered, render_message
+from zulipd.render.linkifiers import Linkifier
 from zulipd.storage.messages import topic_participants_txn
 from zulipd.storage.pool import Transaction
 
@@ -31,6 +38,35 @@ if TYPE_CHECKING:
 
 _MENTIONED = int(MessageFlag.MENTIONED)
 _TOPIC_WILDCARD_MENTIONED = int(MessageFlag.TOPIC_WILDCARD_MENTIONED)
+
+
+@dataclasses.dataclass(frozen=True)
+class SenderRendering:
+    rendered: Rendered
+    # user id -> the mention flags the message gives them (before limiting to its recipients).
+    mention_flags: dict[int, int]
+    # The organization's linkifiers, as the rendering used them (for topic_links too).
+    linkifiers: tuple[Linkifier, ...]
+
+    @property
+    def mentioned_user_ids(self) -> list[int]:
+        """Those the message mentions, group members included, sorted."""
+        return sorted(user_id for user_id, flags in self.mention_flags.items() if flags & _MENTIONED)
+
+
+async def render_for_sender(
+    server: Server, sender: UserProfile, realm: Realm, content: str, stream: Stream | None = None, topic: str = "",
+    *, secure: bool = True,
+) -> SenderRendering:  # fmt: skip
+    """``content`` rendered with what ``sender`` may refer to, and whom it mentions.
+
+    ``stream`` and ``topic`` are the conversation's, for ``@**topic**``; without
+    a channel the topic wildcard flags nobody. A refused group mention raises.
+    """
+    context = await build_render_context(server, sender, realm, content, secure=secure)
+    rendered = render_message(content, context)
+    flags = await mention_flags(server, sender, realm, stream, topic, rendered)
+    return SenderRendering(rendered, flags, tuple(context.linkifiers))
 
 
 async def mention_flags(

@@ -28,19 +28,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from zulipd.actions.alert_words import realm_alert_word_matcher
 from zulipd.actions.linkifiers import realm_linkifiers
-from zulipd.actions.mentions import mention_flags
+from zulipd.actions.mentions import SenderRendering, render_for_sender
 from zulipd.actions.message_access import AccessedMessage, access_message_txn, audience_txn
 from zulipd.actions.message_dicts import flag_names
 from zulipd.actions.messages import NO_TOPIC, check_content, check_topic
 from zulipd.actions.narrow import RESOLVED_PREFIX
 from zulipd.actions.notify import publish
-from zulipd.actions.render_context import build_render_context
 from zulipd.actions.streams import Access, access, check_can_post, invalid_stream_id
 from zulipd.errors import JsonableError
 from zulipd.events.event import Notice, SharedEvent
 from zulipd.models import Message, MessageFlag, Realm, Role, Stream, UserProfile
 from zulipd.realm_settings import effective_realm_settings
-from zulipd.render import Rendered, render_message
+from zulipd.render import Rendered
 from zulipd.render.alert_words import EMPTY_MATCHER, AlertWordMatcher
 from zulipd.render.linkifiers import Linkifier, topic_links
 from zulipd.storage.message_updates import (
@@ -367,17 +366,12 @@ async def _check_whole_topic_time_limit(
 @dataclasses.dataclass(frozen=True)
 class _EditRendering:
     content: str
-    rendered: Rendered
-    # The users the new content mentions, group members included.
-    mentioned_user_ids: list[int]
+    rendering: SenderRendering
 
 
 async def _render_edit(server: Server, editor: UserProfile, realm: Realm, content: str) -> _EditRendering:
     new_content = check_content(content if content.strip() else DELETED_CONTENT)
-    rendered = render_message(new_content, await build_render_context(server, editor, realm, new_content))
-    flags = await mention_flags(server, editor, realm, None, "", rendered)
-    mentioned = sorted(user_id for user_id, flag in flags.items() if flag & int(MessageFlag.MENTIONED))
-    return _EditRendering(new_content, rendered, mentioned)
+    return _EditRendering(new_content, await render_for_sender(server, editor, realm, new_content))
 
 
 async def _apply_content_edit(
@@ -390,7 +384,7 @@ async def _apply_content_edit(
     alert_words: AlertWordMatcher,
 ) -> tuple[str, Rendered]:
     """Store the new content; it and its rendering."""
-    new_content, rendered = rendering.content, rendering.rendered
+    new_content, rendered = rendering.content, rendering.rendering.rendered
     await update_content_txn(
         txn,
         message.id,
@@ -407,7 +401,7 @@ async def _apply_content_edit(
         message.id,
         int(MessageFlag.MENTIONED),
         int(MessageFlag.STREAM_WILDCARD_MENTIONED),
-        rendering.mentioned_user_ids,
+        rendering.rendering.mentioned_user_ids,
         rendered.mentions_stream_wildcard and message.is_channel_message,
     )
     # As in Zulip, every copy's has_alert_word follows the new text, the sender's included.

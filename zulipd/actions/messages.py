@@ -18,13 +18,11 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from zulipd.actions.alert_words import realm_alert_word_matcher
-from zulipd.actions.linkifiers import realm_linkifiers
-from zulipd.actions.mentions import mention_flags
+from zulipd.actions.mentions import render_for_sender
 from zulipd.actions.message_access import access_message_txn
 from zulipd.actions.message_events import message_notice
 from zulipd.actions.narrow import Term, build_narrow, near_anchor
 from zulipd.actions.notify import publish_user_topic
-from zulipd.actions.render_context import build_render_context
 from zulipd.actions.streams import (
     StreamDoesNotExist,
     check_can_post,
@@ -34,7 +32,6 @@ from zulipd.actions.streams import (
 from zulipd.errors import JsonableError
 from zulipd.models import Message, MessageFlag, Realm, RecipientType, Stream, UserProfile
 from zulipd.printable import unprintable_position
-from zulipd.render import render_message
 from zulipd.render.linkifiers import Linkifier
 from zulipd.storage.messages import (
     NEVER,
@@ -178,7 +175,7 @@ async def prepare_stream_message(
     check_can_post(sender, stream, stream_access)
     content = check_content(content)
     topic = check_topic(topic, realm)
-    rendered = render_message(content, await build_render_context(server, sender, realm, content, secure=secure))
+    rendering = await render_for_sender(server, sender, realm, content, stream, topic, secure=secure)
     prepared = PreparedSend(
         realm_id=realm.id,
         sender=sender,
@@ -187,12 +184,12 @@ async def prepare_stream_message(
         member_ids=[],
         topic=topic,
         content=content,
-        rendered=rendered,
-        mention_flags=await mention_flags(server, sender, realm, stream, topic, rendered),
+        rendered=rendering.rendered,
+        mention_flags=rendering.mention_flags,
         client=client,
         read_by_sender=read_by_sender,
         realm_string_id=realm.string_id,
-        linkifiers=await realm_linkifiers(server, realm.id),
+        linkifiers=rendering.linkifiers,
     )
     prepared.alert_word_user_ids = await _alert_word_user_ids(server, prepared)
     return prepared
@@ -230,7 +227,7 @@ async def prepare_direct_message(
         return profiles, recipient_id
 
     profiles, recipient_id = await server.pool.run_interaction("resolve recipients", resolve)
-    rendered = render_message(content, await build_render_context(server, sender, realm, content, secure=secure))
+    rendering = await render_for_sender(server, sender, realm, content, secure=secure)
     prepared = PreparedSend(
         realm_id=realm.id,
         sender=sender,
@@ -239,8 +236,8 @@ async def prepare_direct_message(
         member_ids=sorted(profiles),
         topic="",
         content=content,
-        rendered=rendered,
-        mention_flags=await mention_flags(server, sender, realm, None, "", rendered),
+        rendered=rendering.rendered,
+        mention_flags=rendering.mention_flags,
         client=client,
         read_by_sender=read_by_sender,
         realm_string_id=realm.string_id,
@@ -312,7 +309,6 @@ class MessageSender:
             log.failure("Could not publish the event of message {id}", id=message.id)
 
 
-_MENTIONED = int(MessageFlag.MENTIONED)
 _STREAM_WILDCARD_MENTIONED = int(MessageFlag.STREAM_WILDCARD_MENTIONED)
 _IS_PRIVATE = int(MessageFlag.IS_PRIVATE)
 _READ = int(MessageFlag.READ)

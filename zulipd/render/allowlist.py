@@ -49,6 +49,9 @@ __all__ = [
     "VOID_TAGS",
     "class_allowed",
     "clean_html",
+    "escape_attribute",
+    "escape_code",
+    "escape_text",
     "url_allowed",
 ]
 
@@ -289,22 +292,22 @@ def url_allowed(url: str) -> bool:
     return scheme is not None and scheme.end() == head.index(":") + 1 and scheme.group(1).lower() in ALLOWED_SCHEMES
 
 
-def _escape_text(text: str) -> str:
-    # In text only these could start markup; quotes stay as they are, as Zulip writes them.
+def escape_text(text: str) -> str:
+    """Text outside ``<pre>``: only what could start markup; quotes stay as they are, as Zulip writes them."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 _CODE_ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;", ord("'"): "&#39;"}
 
 
-def _escape_code(text: str) -> str:
-    # Inside <pre> Zulip's code blocks show Pygments' escapes, quotes included.
+def escape_code(text: str) -> str:
+    """Text inside ``<pre>``: Pygments' escapes, quotes included, which Zulip's code blocks show."""
     return text.translate(_CODE_ESCAPES)
 
 
-def _escape(value: str) -> str:
+def escape_attribute(value: str) -> str:
     """An attribute value, always written double-quoted."""
-    return _escape_text(value).replace('"', "&quot;")
+    return escape_text(value).replace('"', "&quot;")
 
 
 class _Stack:
@@ -388,7 +391,7 @@ class _Cleaner(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.dropping:
-            self.out.append(_escape_code(data) if "pre" in self.open else _escape_text(data))
+            self.out.append(escape_code(data) if "pre" in self.open else escape_text(data))
 
     # Comments, doctypes, processing instructions and CDATA sections: dropped.
     def handle_comment(self, data: str) -> None:
@@ -425,7 +428,7 @@ class _Cleaner(HTMLParser):
                     continue
             elif name in _VALUE_FORMS and _VALUE_FORMS[name].fullmatch(value) is None:
                 continue
-            parts.append(f'{name}="{_escape(value)}"')
+            parts.append(f'{name}="{escape_attribute(value)}"')
         return "<" + " ".join(parts) + ">"
 
     def finish(self) -> str:

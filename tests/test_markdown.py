@@ -507,6 +507,14 @@ def test_possible_references_cover_what_renders() -> None:
     assert "tada" in found.emoji_names
 
 
+def test_possible_references_find_what_the_parser_finds_inside_a_failed_candidate() -> None:
+    # The parser goes on inside a candidate that names nothing; the scan must have looked there too.
+    found = possible_references(":not:party_parrot: @**a @**King Hamlet** :café:")
+    assert "party_parrot" in found.emoji_names
+    assert "king hamlet" in found.user_names
+    assert "café" in found.emoji_names  # custom emoji names need not be ASCII
+
+
 def test_alert_word_text_leaves_out_code_blocks() -> None:
     content = "before\n```\nsecret words\n```\nafter\n~~~ quote\nquoted\n~~~"
     assert without_code_blocks(content) == "before\nafter\n~~~ quote\nquoted\n~~~"

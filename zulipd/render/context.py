@@ -93,11 +93,19 @@ class PossibleReferences:
         return not (self.user_names or self.user_ids or self.group_names or self.stream_names or self.emoji_names)
 
 
-# The syntax of each kind of reference, as the Markdown parser reads it (zulipd.render.markdown).
-USER_MENTION = re.compile(r"@_?\*\*([^*]+?)\*\*")
-GROUP_MENTION = re.compile(r"@_?\*([^*]+?)\*")
-STREAM_LINK = re.compile(r"#\*\*([^*>]+)(?:>([^*]+?))?\*\*")
-EMOJI_NAME = re.compile(r":([A-Za-z0-9_+-]+):")
+# The syntax of each kind of reference. The Markdown parser's inline rules are these patterns
+# (zulipd.render.markdown; mentions also need a boundary before them), so the scan below can
+# only find more than the parser does, never less.
+USER_MENTION_SYNTAX = r"@(?P<um_silent>_?)\*\*(?P<um_text>[^*\n]+?)\*\*"
+GROUP_MENTION_SYNTAX = r"@(?P<gm_silent>_?)\*(?P<gm_name>[^*\n]+?)\*"
+STREAM_LINK_SYNTAX = r"#\*\*(?P<sl_stream>[^*>\n]+)(?:>(?P<sl_topic>[^*\n]+?))?\*\*"
+EMOJI_SYNTAX = r":(?P<emoji_name>[\w+-]+):"
+# The scan looks at every position (a lookahead consumes nothing): the parser, where one
+# candidate fails, goes on inside it (":not:party_parrot:" holds an emoji).
+_USER_MENTIONS = re.compile(f"(?={USER_MENTION_SYNTAX})")
+_GROUP_MENTIONS = re.compile(f"(?={GROUP_MENTION_SYNTAX})")
+_STREAM_LINKS = re.compile(f"(?={STREAM_LINK_SYNTAX})")
+_EMOJI = re.compile(f"(?={EMOJI_SYNTAX})")
 # "Name|123" or "|123".
 _NAME_WITH_ID = re.compile(r"^(.*)\|(\d+)$", re.DOTALL)
 # "topic@123": a message link.
@@ -119,20 +127,21 @@ def possible_references(content: str) -> PossibleReferences:
         return PossibleReferences()
     user_names: set[str] = set()
     user_ids: set[int] = set()
-    for found in USER_MENTION.finditer(content):
-        name, user_id = split_user_mention(found.group(1))
+    for found in _USER_MENTIONS.finditer(content):
+        name, user_id = split_user_mention(found.group("um_text"))
         if name is not None:
             user_names.add(name.lower())
         if user_id is not None:
             user_ids.add(user_id)
-    groups = {found.group(1) for found in GROUP_MENTION.finditer(content)}
+    groups = {found.group("gm_name") for found in _GROUP_MENTIONS.finditer(content)}
     streams: set[str] = set()
     topics: set[tuple[str, str]] = set()
-    for found in STREAM_LINK.finditer(content):
-        streams.add(found.group(1))
-        if found.group(2) is not None and MESSAGE_LINK_TOPIC.match(found.group(2)) is None:
-            topics.add((found.group(1), found.group(2)))
-    emoji = {found.group(1) for found in EMOJI_NAME.finditer(content)}
+    for found in _STREAM_LINKS.finditer(content):
+        stream, topic = found.group("sl_stream"), found.group("sl_topic")
+        streams.add(stream)
+        if topic is not None and MESSAGE_LINK_TOPIC.match(topic) is None:
+            topics.add((stream, topic))
+    emoji = {found.group("emoji_name") for found in _EMOJI.finditer(content)}
     return PossibleReferences(
         user_names=frozenset(user_names),
         user_ids=frozenset(user_ids),

@@ -49,8 +49,13 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from zulipd.render.allowlist import escape_attribute, escape_code, escape_text
 from zulipd.render.context import (
+    EMOJI_SYNTAX,
+    GROUP_MENTION_SYNTAX,
     MESSAGE_LINK_TOPIC,
+    STREAM_LINK_SYNTAX,
+    USER_MENTION_SYNTAX,
     CustomEmoji,
     LinkableStream,
     MentionableUser,
@@ -78,18 +83,7 @@ class Mentions:
 
 
 # ---------------------------------------------------------------------------
-# Escaping: text escapes only what could open markup, as Zulip's serializer does;
-# code blocks use Pygments' escapes, which Zulip's code blocks show.
-
-_CODE_ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;", ord("'"): "&#39;"}
-
-
-def escape_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def escape_attribute(value: str) -> str:
-    return escape_text(value).replace('"', "&quot;")
+# Links
 
 
 def hash_component(text: str) -> str:
@@ -217,26 +211,26 @@ class _Inline(InlineParser):
                 self.rules.remove(rule)
         self.register(
             "user_mention",
-            _BEFORE_MENTION + r"@(?P<um_silent>_?)\*\*(?P<um_text>[^*\n]+?)\*\*",
+            _BEFORE_MENTION + USER_MENTION_SYNTAX,
             _parse_user_mention,
             before="emphasis",
             start_chars="@",
         )
         self.register(
             "group_mention",
-            _BEFORE_MENTION + r"@(?P<gm_silent>_?)\*(?P<gm_name>[^*\n]+?)\*",
+            _BEFORE_MENTION + GROUP_MENTION_SYNTAX,
             _parse_group_mention,
             before="emphasis",
             start_chars="@",
         )
         self.register(
             "stream_link",
-            r"#\*\*(?P<sl_stream>[^*>\n]+)(?:>(?P<sl_topic>[^*\n]+?))?\*\*",
+            STREAM_LINK_SYNTAX,
             _parse_stream_link,
             before="emphasis",
             start_chars="#",
         )
-        self.register("emoji", r":(?P<emoji_name>[\w+-]+):", _parse_emoji, start_chars=":")
+        self.register("emoji", EMOJI_SYNTAX, _parse_emoji, start_chars=":")
         self.register("time", r"<time:(?P<time_text>[^>\n]{0,100})>", _parse_time, start_chars="<")
         self.register(
             "inline_math",
@@ -415,7 +409,7 @@ def code_block(code: str, language: str) -> str:
         body = _WHITESPACE_TOKEN.sub(r"\1", highlight(code, lexer, _FORMATTER))
         attribute = f' data-code-language="{escape_attribute(lexer.name)}"'
     else:
-        body = code.translate(_CODE_ESCAPES)
+        body = escape_code(code)
         attribute = f' data-code-language="{escape_attribute(language)}"' if language else ""
     return f'<div class="codehilite"{attribute}><pre><span></span><code>{body}</code></pre></div>'
 

@@ -21,6 +21,7 @@ from twisted.internet import defer, endpoints, task
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
+from zulipd.app.eager_writes import write_eagerly
 from zulipd.app.root import make_root
 from zulipd.app.server_settings import ZULIP_FEATURE_LEVEL, ZULIP_VERSION
 from zulipd.app.site import ZulipdSite
@@ -301,6 +302,7 @@ class ZulipdService(service.Service):
             except Exception as error:
                 await self._stop_listening()
                 raise StartupError(f"cannot listen on {description}: {error}") from None
+            write_eagerly(port)
             self.ports.append(port)
             host = port.getHost()
             log.info(

@@ -24,6 +24,7 @@ from twisted.web.http_headers import Headers
 
 from tests.support.http import Response, read_body
 from zulipd.admin.users import DEV_REALM, DEV_USERS
+from zulipd.app.eager_writes import write_eagerly
 from zulipd.app.root import make_root
 from zulipd.app.site import ZulipdSite
 from zulipd.config import load_config
@@ -145,6 +146,7 @@ async def start_harness(pool: DatabasePool, **config_overrides: str) -> ApiHarne
     server.db_pool = pool
     site = ZulipdSite(make_root(server), reactor)
     port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(site)
+    write_eagerly(port)
     harness = ApiHarness(server, port, site)
     server.events.start()
     harness.realm = await do_create_realm(server, *DEV_REALM)

@@ -13,6 +13,7 @@ from tests.chat_support import CORDELIA, HAMLET, assert_error, queued_events, re
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
+from zulipd.actions.notify import publish
 from zulipd.app.ws import text_frame
 
 WAIT_SECONDS = 10.0
@@ -102,6 +103,22 @@ async def test_batches_of_every_size_arrive_whole(api: ApiHarness) -> None:
     assert short_one["events"][-1]["message"]["content"] == "short"
     socket.protocol.sendClose()
     assert await socket.closed() == 1000
+
+
+@async_test
+async def test_events_published_in_one_turn_of_the_reactor_leave_in_one_frame(api: ApiHarness) -> None:
+    queue_id = (await register(api, HAMLET, event_types=["alert_words"]))["queue_id"]
+    socket = await open_socket(api, HAMLET, queue_id)
+    hamlet = api.user(HAMLET).id
+    # As the events of one commit are published: one after another, with no turn of the reactor between.
+    for words in (["one"], ["one", "two"], ["one", "two", "three"]):
+        publish(api.server, {"type": "alert_words", "alert_words": words}, [hamlet])
+    batch = await socket.next_batch()
+    assert [(e["id"], e["alert_words"]) for e in batch["events"]] == [
+        (0, ["one"]), (1, ["one", "two"]), (2, ["one", "two", "three"]),
+    ]  # fmt: skip
+    publish(api.server, {"type": "alert_words", "alert_words": []}, [hamlet])
+    assert [e["id"] for e in (await socket.next_batch())["events"]] == [3]
 
 
 def test_text_frames_follow_rfc_6455() -> None:

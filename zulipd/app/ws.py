@@ -14,14 +14,15 @@ reconnect, or switch to GET /events, with its last id and lose nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import orjson
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from twisted.internet import defer
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.logger import Logger
 from twisted.web import server as web_server
 from zope.interface import implementer
 
@@ -32,6 +33,8 @@ from zulipd.events.queue import EventQueue
 if TYPE_CHECKING:
     from zulipd.app.site import ZulipdRequest
     from zulipd.server import Server
+
+log = Logger()
 
 # Client messages are acknowledgements: tiny. Anything big is refused by Autobahn (close 1009).
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
@@ -79,6 +82,8 @@ class EventsProtocol(WebSocketServerProtocol):
     attachment: _Attachment | None = None
     # The server whose connection count includes this connection, until it closes.
     counted_in: Server | None = None
+    # Whether the factory will call send_events at the end of this reactor turn.
+    _send_waiting = False
 
     def onOpen(self) -> None:
         attachment = self.attachment
@@ -96,6 +101,15 @@ class EventsProtocol(WebSocketServerProtocol):
     # --- what the queue calls -----------------------------------------------------------------
 
     def events_available(self) -> None:
+        # Sent once the reactor's current turn is done, so that the events of one commit
+        # (a batch of messages, say) leave as one frame, not one frame each.
+        if not self._send_waiting:
+            self._send_waiting = True
+            cast("_Factory", self.factory).send_soon(self)
+
+    def send_events(self) -> None:
+        """Send what the queue holds past what this connection has sent (the factory calls this)."""
+        self._send_waiting = False
         attachment = self.attachment
         if attachment is None or self._paused:
             return
@@ -214,10 +228,26 @@ class EventsProtocol(WebSocketServerProtocol):
 class _Factory(WebSocketServerFactory):
     protocol = EventsProtocol
 
-    def __init__(self) -> None:
+    def __init__(self, reactor: IReactorTime) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.setProtocolOptions(**PROTOCOL_OPTIONS)  # type: ignore[no-untyped-call]
         self.next_attachment: _Attachment | None = None
+        self._reactor = reactor
+        self._to_send: list[EventsProtocol] = []
+
+    def send_soon(self, protocol: EventsProtocol) -> None:
+        """Have ``protocol`` send its events once the current reactor turn is done (one timer for all)."""
+        if not self._to_send:
+            self._reactor.callLater(0, self._send_all)
+        self._to_send.append(protocol)
+
+    def _send_all(self) -> None:
+        to_send, self._to_send = self._to_send, []
+        for protocol in to_send:
+            try:
+                protocol.send_events()
+            except Exception:
+                log.failure("Could not send events to a WebSocket")
 
     def buildProtocol(self, addr: Any) -> EventsProtocol:
         protocol: EventsProtocol = super().buildProtocol(addr)  # type: ignore[assignment]
@@ -234,7 +264,7 @@ class EventsWebSocket:
     def __init__(self, server: Server, api: ApiResource) -> None:
         self._server = server
         self._api = api
-        self._factory = _Factory()
+        self._factory = _Factory(server.reactor)
         self._resource = WebSocketResource(self._factory)  # type: ignore[no-untyped-call]
 
     def render(self, request: ZulipdRequest) -> int:

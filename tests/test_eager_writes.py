@@ -133,7 +133,7 @@ async def test_writing_to_a_connection_the_peer_reset_reports_the_loss() -> None
 
     class Writer(protocol.Protocol):
         def connectionMade(self) -> None:
-            self.factory.transport = self.transport  # type: ignore[attr-defined]
+            self.factory.transport = self.transport
 
         def connectionLost(self, reason: Any = None) -> None:
             lost.callback(None)
@@ -186,5 +186,5 @@ async def test_ports_that_are_not_plain_tcp_are_left_alone(tmp_path: Any) -> Non
 async def _turn() -> None:
     """Let the reactor run once."""
     waiting: defer.Deferred[None] = defer.Deferred()
-    reactor.callLater(0.01, waiting.callback, None)  # type: ignore[attr-defined]
+    reactor.callLater(0.01, waiting.callback, None)
     await waiting

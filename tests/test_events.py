@@ -24,6 +24,7 @@ from tests.chat_support import (
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
+from zulipd.actions.notify import publish
 
 
 async def poll(api: ApiHarness, email: str, queue_id: str, last_event_id: int, **params: Any) -> dict[str, Any]:
@@ -83,6 +84,19 @@ async def test_a_parked_request_returns_when_the_message_arrives(api: ApiHarness
     assert event["flags"] == []
     # The sender's own queue sees its message as read.
     assert (await queued_events(api, HAMLET, queue["queue_id"], 0)) == []
+
+
+@async_test
+async def test_a_parked_request_answers_with_every_event_published_in_the_same_turn(api: ApiHarness) -> None:
+    queue_id = (await register(api, HAMLET, event_types=["alert_words"]))["queue_id"]
+    parked = defer.ensureDeferred(poll(api, HAMLET, queue_id, -1))
+    await task.deferLater(reactor, 0.2, lambda: None)
+    hamlet = api.user(HAMLET).id
+    # As the events of one commit are published: one after another, with no turn of the reactor between.
+    for words in (["one"], ["one", "two"]):
+        publish(api.server, {"type": "alert_words", "alert_words": words}, [hamlet])
+    body = await parked
+    assert [(e["id"], e["alert_words"]) for e in body["events"]] == [(0, ["one"]), (1, ["one", "two"])]
 
 
 @async_test

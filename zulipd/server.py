@@ -19,6 +19,7 @@ from zulipd.events.router import EventRouter
 from zulipd.ratelimit import MemoryRateLimits, RateLimitRules, RateLimits, RedisRateLimits
 from zulipd.storage.embedded import EmbeddedPostgres
 from zulipd.storage.pool import DatabasePool
+from zulipd.timing import AfterTurn
 
 log = Logger()
 
@@ -35,6 +36,8 @@ class Server:
         self.config = config
         self.reactor = reactor
         self.clock: IReactorTime = reactor
+        # Listeners are sent what their queues hold once the reactor's turn is done (zulipd.timing).
+        self.after_turn = AfterTurn(reactor)
         self.secrets: Secrets | None = None
         self.embedded_postgres: EmbeddedPostgres | None = None
         self.db_pool: DatabasePool | None = None

@@ -90,6 +90,8 @@ async def get_events(
     queue.prune(last_event_id)
     if queue.empty and not dont_block and router.accepting:
         await _wait_for_events(ctx, queue)
+        # The events of one commit come one after another in this turn: answer with all of them.
+        await ctx.server.after_turn.wait()
         if queue.closed:
             raise BadEventQueueId(queue_id)
     queue.last_seen = ctx.server.clock.seconds()

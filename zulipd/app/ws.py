@@ -21,20 +21,18 @@ import orjson
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from twisted.internet import defer
-from twisted.internet.interfaces import IPushProducer, IReactorTime
-from twisted.logger import Logger
+from twisted.internet.interfaces import IPushProducer
 from twisted.web import server as web_server
 from zope.interface import implementer
 
 from zulipd.app.api import ApiRequest, ApiResource, parse_request
 from zulipd.errors import JsonableError, RequestVariableMissing
 from zulipd.events.queue import EventQueue
+from zulipd.timing import AfterTurn
 
 if TYPE_CHECKING:
     from zulipd.app.site import ZulipdRequest
     from zulipd.server import Server
-
-log = Logger()
 
 # Client messages are acknowledgements: tiny. Anything big is refused by Autobahn (close 1009).
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
@@ -105,7 +103,7 @@ class EventsProtocol(WebSocketServerProtocol):
         # (a batch of messages, say) leave as one frame, not one frame each.
         if not self._send_waiting:
             self._send_waiting = True
-            cast("_Factory", self.factory).send_soon(self)
+            cast("_Factory", self.factory).after_turn.call(self.send_events)
 
     def send_events(self) -> None:
         """Send what the queue holds past what this connection has sent (the factory calls this)."""
@@ -228,26 +226,11 @@ class EventsProtocol(WebSocketServerProtocol):
 class _Factory(WebSocketServerFactory):
     protocol = EventsProtocol
 
-    def __init__(self, reactor: IReactorTime) -> None:
+    def __init__(self, after_turn: AfterTurn) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.setProtocolOptions(**PROTOCOL_OPTIONS)  # type: ignore[no-untyped-call]
         self.next_attachment: _Attachment | None = None
-        self._reactor = reactor
-        self._to_send: list[EventsProtocol] = []
-
-    def send_soon(self, protocol: EventsProtocol) -> None:
-        """Have ``protocol`` send its events once the current reactor turn is done (one timer for all)."""
-        if not self._to_send:
-            self._reactor.callLater(0, self._send_all)
-        self._to_send.append(protocol)
-
-    def _send_all(self) -> None:
-        to_send, self._to_send = self._to_send, []
-        for protocol in to_send:
-            try:
-                protocol.send_events()
-            except Exception:
-                log.failure("Could not send events to a WebSocket")
+        self.after_turn = after_turn
 
     def buildProtocol(self, addr: Any) -> EventsProtocol:
         protocol: EventsProtocol = super().buildProtocol(addr)  # type: ignore[assignment]
@@ -264,7 +247,7 @@ class EventsWebSocket:
     def __init__(self, server: Server, api: ApiResource) -> None:
         self._server = server
         self._api = api
-        self._factory = _Factory(server.reactor)
+        self._factory = _Factory(server.after_turn)
         self._resource = WebSocketResource(self._factory)  # type: ignore[no-untyped-call]
 
     def render(self, request: ZulipdRequest) -> int:

@@ -15,10 +15,12 @@ def test_work_runs_after_the_turn_in_order_from_one_timer() -> None:
     after_turn.call(lambda: ran.append("first"))
     waited = after_turn.wait()
     after_turn.call(lambda: ran.append("second"))
-    assert ran == [] and not waited.called
+    assert ran == []
+    assert not waited.called
     assert len(clock.getDelayedCalls()) == 1
     clock.advance(0)
-    assert ran == ["first", "second"] and waited.called
+    assert ran == ["first", "second"]
+    assert waited.called
     # Work asked for while a batch runs gets a timer of its own.
     after_turn.call(lambda: after_turn.call(lambda: ran.append("later")))
     clock.advance(0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from zulipd.render import render_message
+from zulipd.render import render_message, warm_up
 from zulipd.render.context import (
     CustomEmoji,
     LinkableStream,
@@ -18,7 +18,7 @@ from zulipd.render.context import (
     RenderContext,
     possible_references,
 )
-from zulipd.render.linkifiers import Linkifier
+from zulipd.render.linkifiers import Linkifier, bare_url_pattern
 from zulipd.render.markdown import parse_time, without_code_blocks
 
 HAMLET = MentionableUser(10, "King Hamlet")
@@ -539,3 +539,9 @@ def test_parse_time(text: str, stamp: int) -> None:
 @pytest.mark.parametrize("text", ["", "soon", "2017-13-45", "99999999999999999999"])
 def test_parse_time_rejects(text: str) -> None:
     assert parse_time(text) is None
+
+
+def test_warming_up_builds_both_bare_url_patterns() -> None:
+    bare_url_pattern.cache_clear()
+    warm_up()
+    assert bare_url_pattern.cache_info().currsize == 2

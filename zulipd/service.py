@@ -21,6 +21,7 @@ from twisted.internet import defer, endpoints, task
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
+from zulipd import render
 from zulipd.app.eager_writes import write_eagerly
 from zulipd.app.root import make_root
 from zulipd.app.server_settings import ZULIP_FEATURE_LEVEL, ZULIP_VERSION
@@ -294,6 +295,7 @@ class ZulipdService(service.Service):
 
     async def _listen(self) -> None:
         config = self.server.config
+        render.warm_up()
         self.site = ZulipdSite(make_root(self.server), self.server.clock, config.loadbalancer.ips)
         for description in config.server.listen:
             endpoint = endpoints.serverFromString(self.server.reactor, description)

@@ -210,3 +210,36 @@ async def test_acknowledgements_however_they_are_cut_into_reads(api: ApiHarness)
     # A frame of invalid UTF-8 fails the connection: Autobahn drops it (failByDrop), so the client sees 1006.
     transport.write(masked_text_frame(b"\xff\xfe"))
     assert await socket.closed() == 1006
+
+
+@async_test
+async def test_a_client_that_stops_reading_pauses_the_sending_and_then_gets_everything(api: ApiHarness) -> None:
+    queue_id = (await register(api, HAMLET, event_types=["alert_words"]))["queue_id"]
+    socket = await open_socket(api, HAMLET, queue_id)
+    hamlet = api.user(HAMLET).id
+    queue = api.server.events.get(queue_id, hamlet)
+    server_side: Any = queue._consumer
+    socket.protocol.transport.pauseProducing()  # the client stops reading: the socket buffers fill up
+    big_word = "w" * 60_000
+    published = 0
+    while not server_side._paused and published < 2_000:
+        for _ in range(10):
+            publish(api.server, {"type": "alert_words", "alert_words": [f"{published}", big_word]}, [hamlet])
+            published += 1
+        await task.deferLater(reactor, 0.01, lambda: None)
+    assert server_side._paused, "the transport never paused its producer"
+    # Paused, zulipd holds the events in the queue, not in the connection's buffer.
+    for _ in range(20):
+        publish(api.server, {"type": "alert_words", "alert_words": [f"{published}", big_word]}, [hamlet])
+        published += 1
+    await task.deferLater(reactor, 0.05, lambda: None)
+    transport = server_side.transport
+    buffered = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    assert buffered < 4 * 65_536 + 2 * 60_100
+    socket.protocol.transport.resumeProducing()
+    received: list[int] = []
+    while len(received) < published:
+        batch = await socket.next_batch()
+        received += [event["id"] for event in batch["events"]]
+    assert received == list(range(published))
+    assert [event["alert_words"][0] for event in queue.events()][-1] == str(published - 1)

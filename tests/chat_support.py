@@ -21,8 +21,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.response.exceptions import InvalidData
+from twisted.internet import defer, reactor, task
 
 from tests.support.api import ApiHarness
 from tests.support.http import Response
@@ -342,3 +344,27 @@ async def post_bot(api: ApiHarness, owner: str, short_name: str, **extra: Any) -
     body = success(await call(api, "POST", "bots", params, as_user=owner, check_spec=False))
     bot_id: int = body["user_id"]
     return bot_id
+
+
+def hold_commits(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> list[defer.Deferred[None]]:
+    """Make every commit of sent messages wait for its gate (appended in order) to be opened."""
+    gates: list[defer.Deferred[None]] = []
+    commit = api.server.pool.run_single_statement
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        gate: defer.Deferred[None] = defer.Deferred()
+        gates.append(gate)
+        await gate
+        return await commit(*args, **kwargs)
+
+    monkeypatch.setattr(api.server.pool, "run_single_statement", held)
+    return gates
+
+
+async def wait_until(condition: Any) -> None:
+    """Until ``condition()`` is true, looking every 10 ms for two seconds at most."""
+    for _ in range(200):
+        if condition():
+            return
+        await task.deferLater(reactor, 0.01, lambda: None)
+    raise AssertionError("timed out")

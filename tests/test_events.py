@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from twisted.internet import defer, reactor, task
 
 from tests.chat_support import (
@@ -15,11 +16,13 @@ from tests.chat_support import (
     assert_error,
     call,
     create_channel,
+    hold_commits,
     queued_events,
     register,
     send_direct,
     send_stream,
     success,
+    wait_until,
 )
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
@@ -97,6 +100,50 @@ async def test_a_parked_request_answers_with_every_event_published_in_the_same_t
         publish(api.server, {"type": "alert_words", "alert_words": words}, [hamlet])
     body = await parked
     assert [(e["id"], e["alert_words"]) for e in body["events"]] == [(0, ["one"]), (1, ["one", "two"])]
+
+
+@async_test
+async def test_a_woken_request_also_takes_the_messages_of_the_commit_under_way(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
+    gates = hold_commits(api, monkeypatch)
+    parked = defer.ensureDeferred(poll(api, HAMLET, queue_id, -1))
+    first = defer.ensureDeferred(send_direct(api, CORDELIA, [HAMLET], "first"))
+    await wait_until(lambda: len(gates) == 1)
+    second = defer.ensureDeferred(send_direct(api, OTHELLO, [HAMLET], "second"))
+    await task.deferLater(reactor, 0.05, lambda: None)  # the second send waits for the next commit
+    gates[0].callback(None)
+    await first
+    await wait_until(lambda: len(gates) == 2)
+    await task.deferLater(reactor, 0.03, lambda: None)
+    # The first message woke the request, and it waits for the commit under way.
+    assert not parked.called
+    gates[1].callback(None)
+    body = await parked
+    assert [event["message"]["content"] for event in body["events"]] == ["first", "second"]
+    await second
+
+
+@async_test
+async def test_a_woken_request_waits_for_a_slow_commit_a_tenth_of_a_second_at_most(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
+    gates = hold_commits(api, monkeypatch)
+    parked = defer.ensureDeferred(poll(api, HAMLET, queue_id, -1))
+    first = defer.ensureDeferred(send_direct(api, CORDELIA, [HAMLET], "first"))
+    await wait_until(lambda: len(gates) == 1)
+    second = defer.ensureDeferred(send_direct(api, OTHELLO, [HAMLET], "second"))
+    await task.deferLater(reactor, 0.05, lambda: None)
+    gates[0].callback(None)
+    await first
+    await wait_until(lambda: len(gates) == 2)
+    # The second commit never finishes meanwhile: the request answers with what it has.
+    body = await parked.addTimeout(5, reactor)
+    assert [event["message"]["content"] for event in body["events"]] == ["first"]
+    gates[1].callback(None)
+    await second
 
 
 @async_test

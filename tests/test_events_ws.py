@@ -6,10 +6,21 @@ import base64
 import json
 from typing import Any
 
+import pytest
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
 from twisted.internet import defer, reactor, task
 
-from tests.chat_support import CORDELIA, HAMLET, assert_error, queued_events, register, send_direct
+from tests.chat_support import (
+    CORDELIA,
+    HAMLET,
+    OTHELLO,
+    assert_error,
+    hold_commits,
+    queued_events,
+    register,
+    send_direct,
+    wait_until,
+)
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.openapi import assert_valid
@@ -119,6 +130,26 @@ async def test_events_published_in_one_turn_of_the_reactor_leave_in_one_frame(ap
     ]  # fmt: skip
     publish(api.server, {"type": "alert_words", "alert_words": []}, [hamlet])
     assert [e["id"] for e in (await socket.next_batch())["events"]] == [3]
+
+
+@async_test
+async def test_a_socket_woken_by_one_commit_also_takes_the_one_under_way(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
+    socket = await open_socket(api, HAMLET, queue_id)
+    gates = hold_commits(api, monkeypatch)
+    first = defer.ensureDeferred(send_direct(api, CORDELIA, [HAMLET], "first"))
+    await wait_until(lambda: len(gates) == 1)
+    second = defer.ensureDeferred(send_direct(api, OTHELLO, [HAMLET], "second"))
+    await task.deferLater(reactor, 0.05, lambda: None)  # the second send waits for the next commit
+    gates[0].callback(None)
+    await first
+    await wait_until(lambda: len(gates) == 2)
+    gates[1].callback(None)
+    batch = await socket.next_batch()
+    assert [event["message"]["content"] for event in batch["events"]] == ["first", "second"]
+    await second
 
 
 def test_text_frames_follow_rfc_6455() -> None:

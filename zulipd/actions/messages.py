@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
@@ -260,6 +260,10 @@ async def _alert_word_user_ids(server: Server, prepared: PreparedSend) -> frozen
     return matcher.user_ids_in(prepared.rendered.alert_word_text) & members
 
 
+# The longest a listener waits for a commit under way before it is sent what it has.
+LISTENER_WAIT_SECONDS = 0.1
+
+
 class MessageSender:
     """Commits prepared sends in batches: one transaction for all that arrived meanwhile."""
 
@@ -267,6 +271,10 @@ class MessageSender:
         self._server = server
         self._queue: list[tuple[PreparedSend, defer.Deferred[InsertedMessage]]] = []
         self._committing = False
+        # Called once the batch being committed now has been published (see call_after_commit),
+        # or after LISTENER_WAIT_SECONDS if the commit takes longer.
+        self._after_commit: list[Callable[[], object]] = []
+        self._wait_timer: Any = None
 
     def send(self, prepared: PreparedSend) -> defer.Deferred[InsertedMessage]:
         done: defer.Deferred[InsertedMessage] = defer.Deferred()
@@ -274,6 +282,24 @@ class MessageSender:
         if not self._committing:
             defer.ensureDeferred(self._commit_batches())
         return done
+
+    def call_after_commit(self, work: Callable[[], object]) -> bool:
+        """While a batch commits, call ``work`` once its messages have been published, and say True.
+
+        A listener woken by one batch can wait for the next one, already on its way, and
+        take both at once. It waits for one commit at most. False: nothing is committing.
+        """
+        if not self._committing:
+            return False
+        if not self._after_commit:
+            self._wait_timer = self._server.reactor.callLater(LISTENER_WAIT_SECONDS, self._stop_waiting)
+        self._after_commit.append(work)
+        return True
+
+    def _stop_waiting(self) -> None:
+        """A slow commit: what waits for it goes ahead without it."""
+        self._wait_timer = None
+        self._release(self._take_waiting())
 
     async def _commit_batches(self) -> None:
         self._committing = True
@@ -287,13 +313,40 @@ class MessageSender:
                 except Exception as error:
                     for _, done in batch:
                         done.errback(error)
+                    self._release(self._take_waiting())
                     continue
-                for (prepared, done), message in zip(batch, inserted, strict=True):
-                    # The sender hears first: waking every listener can take a while.
-                    self._server.reactor.callLater(0, self._publish, prepared, message)
+                # The senders hear first: waking every listener can take a while.
+                self._server.reactor.callLater(0, self._publish_batch, batch, inserted, self._take_waiting())
+                for (_, done), message in zip(batch, inserted, strict=True):
                     done.callback(message)
         finally:
             self._committing = False
+            self._release(self._take_waiting())
+
+    def _take_waiting(self) -> list[Callable[[], object]]:
+        waiting, self._after_commit = self._after_commit, []
+        timer, self._wait_timer = self._wait_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+        return waiting
+
+    def _publish_batch(
+        self,
+        batch: list[tuple[PreparedSend, defer.Deferred[InsertedMessage]]],
+        inserted: list[InsertedMessage],
+        waiting: list[Callable[[], object]],
+    ) -> None:
+        for (prepared, _), message in zip(batch, inserted, strict=True):
+            self._publish(prepared, message)
+        self._release(waiting)
+
+    @staticmethod
+    def _release(waiting: list[Callable[[], object]]) -> None:
+        for work in waiting:
+            try:
+                work()
+            except Exception:
+                log.failure("Work waiting for a commit failed")
 
     def _publish(self, prepared: PreparedSend, message: InsertedMessage) -> None:
         """The message's event, to everyone who received it (just after the sender hears it is sent)."""

@@ -90,12 +90,21 @@ async def get_events(
     queue.prune(last_event_id)
     if queue.empty and not dont_block and router.accepting:
         await _wait_for_events(ctx, queue)
-        # The events of one commit come one after another in this turn: answer with all of them.
+        # Answer with more than the event that woke the request: the messages of a commit
+        # already under way, and whatever else this turn publishes.
+        await _after_commit_under_way(ctx)
         await ctx.server.after_turn.wait()
         if queue.closed:
             raise BadEventQueueId(queue_id)
     queue.last_seen = ctx.server.clock.seconds()
     return {"events": queue.encoded_events(), "queue_id": queue.id}
+
+
+async def _after_commit_under_way(ctx: ApiRequest) -> None:
+    """Once the messages of the commit under way (if any) have been published."""
+    published: defer.Deferred[None] = defer.Deferred()
+    if ctx.server.message_sender.call_after_commit(lambda: published.callback(None)):
+        await published
 
 
 async def _wait_for_events(ctx: ApiRequest, queue: EventQueue) -> None:

@@ -31,6 +31,7 @@ from zulipd.events.queue import EventQueue
 from zulipd.timing import AfterTurn
 
 if TYPE_CHECKING:
+    from zulipd.actions.messages import MessageSender
     from zulipd.app.site import ZulipdRequest
     from zulipd.server import Server
 
@@ -99,11 +100,15 @@ class EventsProtocol(WebSocketServerProtocol):
     # --- what the queue calls -----------------------------------------------------------------
 
     def events_available(self) -> None:
-        # Sent once the reactor's current turn is done, so that the events of one commit
-        # (a batch of messages, say) leave as one frame, not one frame each.
+        # Sent once the reactor's current turn is done, and after the commit under way (if any)
+        # is published, so that the events of a commit or two leave as one frame, not one each.
         if not self._send_waiting:
             self._send_waiting = True
-            cast("_Factory", self.factory).after_turn.call(self.send_events)
+            if not cast("_Factory", self.factory).message_sender.call_after_commit(self._send_after_turn):
+                self._send_after_turn()
+
+    def _send_after_turn(self) -> None:
+        cast("_Factory", self.factory).after_turn.call(self.send_events)
 
     def send_events(self) -> None:
         """Send what the queue holds past what this connection has sent (the factory calls this)."""
@@ -226,11 +231,12 @@ class EventsProtocol(WebSocketServerProtocol):
 class _Factory(WebSocketServerFactory):
     protocol = EventsProtocol
 
-    def __init__(self, after_turn: AfterTurn) -> None:
+    def __init__(self, after_turn: AfterTurn, message_sender: MessageSender) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.setProtocolOptions(**PROTOCOL_OPTIONS)  # type: ignore[no-untyped-call]
         self.next_attachment: _Attachment | None = None
         self.after_turn = after_turn
+        self.message_sender = message_sender
 
     def buildProtocol(self, addr: Any) -> EventsProtocol:
         protocol: EventsProtocol = super().buildProtocol(addr)  # type: ignore[assignment]
@@ -247,7 +253,7 @@ class EventsWebSocket:
     def __init__(self, server: Server, api: ApiResource) -> None:
         self._server = server
         self._api = api
-        self._factory = _Factory(server.after_turn)
+        self._factory = _Factory(server.after_turn, server.message_sender)
         self._resource = WebSocketResource(self._factory)  # type: ignore[no-untyped-call]
 
     def render(self, request: ZulipdRequest) -> int:

@@ -368,3 +368,22 @@ async def wait_until(condition: Any) -> None:
             return
         await task.deferLater(reactor, 0.01, lambda: None)
     raise AssertionError("timed out")
+
+
+async def first_commit_done_second_under_way(
+    api: ApiHarness, gates: list[defer.Deferred[None]], recipient: str
+) -> defer.Deferred[int]:
+    """Two direct messages to ``recipient`` ("first", "second"), committed one after the other.
+
+    ``gates`` comes from ``hold_commits``. On return the first message is committed (its event is
+    on its way) and the second one's commit is under way, held until ``gates[1]`` opens; the
+    second send is returned unawaited.
+    """
+    first = defer.ensureDeferred(send_direct(api, CORDELIA, [recipient], "first"))
+    await wait_until(lambda: len(gates) == 1)
+    second = defer.ensureDeferred(send_direct(api, OTHELLO, [recipient], "second"))
+    await task.deferLater(reactor, 0.05, lambda: None)  # the second send waits for the next commit
+    gates[0].callback(None)
+    await first
+    await wait_until(lambda: len(gates) == 2)
+    return second

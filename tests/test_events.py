@@ -16,13 +16,13 @@ from tests.chat_support import (
     assert_error,
     call,
     create_channel,
+    first_commit_done_second_under_way,
     hold_commits,
     queued_events,
     register,
     send_direct,
     send_stream,
     success,
-    wait_until,
 )
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
@@ -109,13 +109,7 @@ async def test_a_woken_request_also_takes_the_messages_of_the_commit_under_way(
     queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
     gates = hold_commits(api, monkeypatch)
     parked = defer.ensureDeferred(poll(api, HAMLET, queue_id, -1))
-    first = defer.ensureDeferred(send_direct(api, CORDELIA, [HAMLET], "first"))
-    await wait_until(lambda: len(gates) == 1)
-    second = defer.ensureDeferred(send_direct(api, OTHELLO, [HAMLET], "second"))
-    await task.deferLater(reactor, 0.05, lambda: None)  # the second send waits for the next commit
-    gates[0].callback(None)
-    await first
-    await wait_until(lambda: len(gates) == 2)
+    second = await first_commit_done_second_under_way(api, gates, HAMLET)
     await task.deferLater(reactor, 0.03, lambda: None)
     # The first message woke the request, and it waits for the commit under way.
     assert not parked.called
@@ -132,13 +126,7 @@ async def test_a_woken_request_waits_for_a_slow_commit_a_tenth_of_a_second_at_mo
     queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
     gates = hold_commits(api, monkeypatch)
     parked = defer.ensureDeferred(poll(api, HAMLET, queue_id, -1))
-    first = defer.ensureDeferred(send_direct(api, CORDELIA, [HAMLET], "first"))
-    await wait_until(lambda: len(gates) == 1)
-    second = defer.ensureDeferred(send_direct(api, OTHELLO, [HAMLET], "second"))
-    await task.deferLater(reactor, 0.05, lambda: None)
-    gates[0].callback(None)
-    await first
-    await wait_until(lambda: len(gates) == 2)
+    second = await first_commit_done_second_under_way(api, gates, HAMLET)
     # The second commit never finishes meanwhile: the request answers with what it has.
     body = await parked.addTimeout(5, reactor)
     assert [event["message"]["content"] for event in body["events"]] == ["first"]

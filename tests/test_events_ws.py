@@ -13,13 +13,12 @@ from twisted.internet import defer, reactor, task
 from tests.chat_support import (
     CORDELIA,
     HAMLET,
-    OTHELLO,
     assert_error,
+    first_commit_done_second_under_way,
     hold_commits,
     queued_events,
     register,
     send_direct,
-    wait_until,
 )
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
@@ -139,13 +138,7 @@ async def test_a_socket_woken_by_one_commit_also_takes_the_one_under_way(
     queue_id = (await register(api, HAMLET, event_types=["message"]))["queue_id"]
     socket = await open_socket(api, HAMLET, queue_id)
     gates = hold_commits(api, monkeypatch)
-    first = defer.ensureDeferred(send_direct(api, CORDELIA, [HAMLET], "first"))
-    await wait_until(lambda: len(gates) == 1)
-    second = defer.ensureDeferred(send_direct(api, OTHELLO, [HAMLET], "second"))
-    await task.deferLater(reactor, 0.05, lambda: None)  # the second send waits for the next commit
-    gates[0].callback(None)
-    await first
-    await wait_until(lambda: len(gates) == 2)
+    second = await first_commit_done_second_under_way(api, gates, HAMLET)
     gates[1].callback(None)
     batch = await socket.next_batch()
     assert [event["message"]["content"] for event in batch["events"]] == ["first", "second"]

@@ -271,7 +271,7 @@ class MessageSender:
         self._server = server
         self._queue: list[tuple[PreparedSend, defer.Deferred[InsertedMessage]]] = []
         self._committing = False
-        # Called once the batch being committed now has been published (see call_after_commit),
+        # Called once the batch being committed now has been published (see after_publishing),
         # or after LISTENER_WAIT_SECONDS if the commit takes longer.
         self._after_commit: list[Callable[[], object]] = []
         self._wait_timer: Any = None
@@ -283,18 +283,19 @@ class MessageSender:
             defer.ensureDeferred(self._commit_batches())
         return done
 
-    def call_after_commit(self, work: Callable[[], object]) -> bool:
-        """While a batch commits, call ``work`` once its messages have been published, and say True.
+    def after_publishing(self, work: Callable[[], object]) -> None:
+        """Call ``work`` at the end of this reactor turn, or, while a batch commits, once it is published.
 
-        A listener woken by one batch can wait for the next one, already on its way, and
-        take both at once. It waits for one commit at most. False: nothing is committing.
+        A listener woken by one batch thus waits for the next one, already on its way, and
+        takes both at once; it waits for one commit at most, LISTENER_WAIT_SECONDS at most.
         """
+        after_turn = self._server.after_turn
         if not self._committing:
-            return False
+            after_turn.call(work)
+            return
         if not self._after_commit:
             self._wait_timer = self._server.reactor.callLater(LISTENER_WAIT_SECONDS, self._stop_waiting)
-        self._after_commit.append(work)
-        return True
+        self._after_commit.append(lambda: after_turn.call(work))
 
     def _stop_waiting(self) -> None:
         """A slow commit: what waits for it goes ahead without it."""

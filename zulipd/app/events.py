@@ -90,21 +90,15 @@ async def get_events(
     queue.prune(last_event_id)
     if queue.empty and not dont_block and router.accepting:
         await _wait_for_events(ctx, queue)
-        # Answer with more than the event that woke the request: the messages of a commit
-        # already under way, and whatever else this turn publishes.
-        await _after_commit_under_way(ctx)
-        await ctx.server.after_turn.wait()
+        # Answer with more than the event that woke the request: whatever else this turn
+        # publishes, and the messages of a commit already under way.
+        published: defer.Deferred[None] = defer.Deferred()
+        ctx.server.message_sender.after_publishing(lambda: published.callback(None))
+        await published
         if queue.closed:
             raise BadEventQueueId(queue_id)
     queue.last_seen = ctx.server.clock.seconds()
     return {"events": queue.encoded_events(), "queue_id": queue.id}
-
-
-async def _after_commit_under_way(ctx: ApiRequest) -> None:
-    """Once the messages of the commit under way (if any) have been published."""
-    published: defer.Deferred[None] = defer.Deferred()
-    if ctx.server.message_sender.call_after_commit(lambda: published.callback(None)):
-        await published
 
 
 async def _wait_for_events(ctx: ApiRequest, queue: EventQueue) -> None:

@@ -28,7 +28,6 @@ from zope.interface import implementer
 from zulipd.app.api import ApiRequest, ApiResource, parse_request
 from zulipd.errors import JsonableError, RequestVariableMissing
 from zulipd.events.queue import EventQueue
-from zulipd.timing import AfterTurn
 
 if TYPE_CHECKING:
     from zulipd.actions.messages import MessageSender
@@ -81,7 +80,7 @@ class EventsProtocol(WebSocketServerProtocol):
     attachment: _Attachment | None = None
     # The server whose connection count includes this connection, until it closes.
     counted_in: Server | None = None
-    # Whether the factory will call send_events at the end of this reactor turn.
+    # Whether send_events is due (see events_available).
     _send_waiting = False
 
     def onOpen(self) -> None:
@@ -104,14 +103,10 @@ class EventsProtocol(WebSocketServerProtocol):
         # is published, so that the events of a commit or two leave as one frame, not one each.
         if not self._send_waiting:
             self._send_waiting = True
-            if not cast("_Factory", self.factory).message_sender.call_after_commit(self._send_after_turn):
-                self._send_after_turn()
-
-    def _send_after_turn(self) -> None:
-        cast("_Factory", self.factory).after_turn.call(self.send_events)
+            cast("_Factory", self.factory).message_sender.after_publishing(self.send_events)
 
     def send_events(self) -> None:
-        """Send what the queue holds past what this connection has sent (the factory calls this)."""
+        """Send what the queue holds past what this connection has sent."""
         self._send_waiting = False
         attachment = self.attachment
         if attachment is None or self._paused:
@@ -231,11 +226,10 @@ class EventsProtocol(WebSocketServerProtocol):
 class _Factory(WebSocketServerFactory):
     protocol = EventsProtocol
 
-    def __init__(self, after_turn: AfterTurn, message_sender: MessageSender) -> None:
+    def __init__(self, message_sender: MessageSender) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.setProtocolOptions(**PROTOCOL_OPTIONS)  # type: ignore[no-untyped-call]
         self.next_attachment: _Attachment | None = None
-        self.after_turn = after_turn
         self.message_sender = message_sender
 
     def buildProtocol(self, addr: Any) -> EventsProtocol:
@@ -253,7 +247,7 @@ class EventsWebSocket:
     def __init__(self, server: Server, api: ApiResource) -> None:
         self._server = server
         self._api = api
-        self._factory = _Factory(server.after_turn, server.message_sender)
+        self._factory = _Factory(server.message_sender)
         self._resource = WebSocketResource(self._factory)  # type: ignore[no-untyped-call]
 
     def render(self, request: ZulipdRequest) -> int:

@@ -165,9 +165,15 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
                FROM numbered n
                JOIN recipient r ON r.id = n.recipient_id
                LEFT JOIN subscription sub ON sub.user_id = n.sender_id AND sub.recipient_id = n.recipient_id
+               -- One probe of the topic index, whatever the plan: as an EXISTS, PostgreSQL may
+               -- plan a hashed subplan that reads every message of every channel on each send.
+               LEFT JOIN LATERAL (
+                   SELECT true AS found FROM message old
+                   WHERE old.recipient_id = n.recipient_id AND lower(old.subject) = lower(n.subject)
+                   LIMIT 1
+               ) stored ON true
                CROSS JOIN LATERAL (
-                   SELECT NOT EXISTS (SELECT 1 FROM message old WHERE old.recipient_id = n.recipient_id
-                                      AND lower(old.subject) = lower(n.subject))
+                   SELECT stored.found IS NULL
                           AND NOT EXISTS (SELECT 1 FROM numbered earlier WHERE earlier.recipient_id = n.recipient_id
                                           AND lower(earlier.subject) = lower(n.subject)
                                           AND earlier.position < n.position) AS topic

@@ -10,6 +10,7 @@ from twisted.logger import Logger
 from zulipd.actions.alert_words import INVALIDATION_KIND as ALERT_WORDS_INVALIDATION
 from zulipd.actions.alert_words import AlertWordMatchers
 from zulipd.actions.auth import Authenticator
+from zulipd.actions.channel_access import ChannelAccessCache
 from zulipd.actions.linkifiers import LinkifierCache
 from zulipd.actions.messages import MessageSender
 from zulipd.actions.realms import RealmDirectory
@@ -19,6 +20,7 @@ from zulipd.events.router import EventRouter
 from zulipd.ratelimit import MemoryRateLimits, RateLimitRules, RateLimits, RedisRateLimits
 from zulipd.storage.embedded import EmbeddedPostgres
 from zulipd.storage.pool import DatabasePool
+from zulipd.storage.streams import CHANNELS_CHANGED, SUBSCRIBERS_CHANGED
 from zulipd.timing import AfterTurn
 
 log = Logger()
@@ -56,6 +58,8 @@ class Server:
         # Each organization's alert words, matched against the messages sent in it.
         self.alert_word_matchers = AlertWordMatchers(self)
         self.linkifiers = LinkifierCache(self)
+        # The channels messages are sent to, and their senders' subscriptions.
+        self.channel_access = ChannelAccessCache(self)
         self.events = EventRouter(config.events.shards, reactor)
         # Open event WebSockets (zulipd.app.ws counts them).
         self.websockets = 0
@@ -80,6 +84,7 @@ class Server:
             self.clock,
             connect_timeout=self.config.database.connect_timeout,
             slow_transaction=self.config.database.slow_transaction,
+            on_commit=self.handle_invalidation,
         )
         return self.db_pool
 
@@ -102,9 +107,10 @@ class Server:
         self.linkifiers.forget()
         self.authenticator.forget_everything()
         self.alert_word_matchers.forget()
+        self.channel_access.forget()
 
     def handle_invalidation(self, message: str) -> None:
-        """A notification from another process (or from zulipd-admin)."""
+        """A notification from another process (or from zulipd-admin), or what a commit here announced."""
         kind, _, value = message.partition(":")
         if kind == "user" and value.isdigit():
             self.invalidate_user(int(value))
@@ -114,6 +120,10 @@ class Server:
             self.linkifiers.forget(int(value))
         elif kind == ALERT_WORDS_INVALIDATION and value.isdigit():
             self.alert_word_matchers.forget(int(value))
+        elif kind == CHANNELS_CHANGED and value.isdigit():
+            self.channel_access.forget_channels(int(value))
+        elif kind == SUBSCRIBERS_CHANGED and value.isdigit():
+            self.channel_access.forget_subscribers(int(value))
         elif kind == "auth-attempts":
             self.reactor.callLater(0, self._clear_auth_attempts, value)
         else:

@@ -144,6 +144,8 @@ async def start_harness(pool: DatabasePool, **config_overrides: str) -> ApiHarne
 
     server = Server(load_config(None, harness_environment(**config_overrides)), reactor)
     server.db_pool = pool
+    # The pool is this test's alone: what its commits announce goes to this server, as in zulipd.
+    pool.on_commit = server.handle_invalidation
     site = ZulipdSite(make_root(server), reactor)
     port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(site)
     write_eagerly(port)

@@ -165,9 +165,9 @@ async def prepare_stream_message(
     target = parse_stream_target(to)
     try:
         if isinstance(target, int):
-            stream, stream_access = await get_visible_stream(server, sender, target)
+            stream, stream_access = await get_visible_stream(server, sender, target, cached=True)
         else:
-            stream, stream_access = await get_visible_stream_by_name(server, sender, target)
+            stream, stream_access = await get_visible_stream_by_name(server, sender, target, cached=True)
     except StreamDoesNotExist:
         if isinstance(target, int):
             raise StreamDoesNotExist.with_id(target) from None

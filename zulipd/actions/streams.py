@@ -210,12 +210,25 @@ async def subscriptions_by_recipient(server: Server, user: UserProfile) -> dict[
     return {subscription.recipient_id: subscription for subscription in subscriptions}
 
 
-async def get_visible_stream(server: Server, user: UserProfile, stream_id: int) -> tuple[Stream, Access]:
-    """A channel by id, if the user may see it; InvalidChannel otherwise (the same answer either way)."""
-
-    stream, subscription = await server.pool.run_reads(
-        "get stream", stream_and_subscription_txn, user.realm_id, user.id, stream_id=stream_id
+async def _stream_and_subscription(
+    server: Server, user: UserProfile, cached: bool, *, stream_id: int | None = None, name: str | None = None
+) -> tuple[Stream | None, Subscription | None]:
+    if cached:
+        return await server.channel_access.lookup(user, stream_id=stream_id, name=name)
+    return await server.pool.run_reads(
+        "get stream", stream_and_subscription_txn, user.realm_id, user.id, stream_id=stream_id, name=name
     )
+
+
+async def get_visible_stream(
+    server: Server, user: UserProfile, stream_id: int, *, cached: bool = False
+) -> tuple[Stream, Access]:
+    """A channel by id, if the user may see it; InvalidChannel otherwise (the same answer either way).
+
+    ``cached``: through the channel access cache, for sending (its channel may lag on what
+    no send needs, as ``first_message_id``).
+    """
+    stream, subscription = await _stream_and_subscription(server, user, cached, stream_id=stream_id)
     if stream is None:
         raise InvalidChannel.by_id()
     stream_access = access(user, stream, subscription)
@@ -224,12 +237,11 @@ async def get_visible_stream(server: Server, user: UserProfile, stream_id: int) 
     return stream, stream_access
 
 
-async def get_visible_stream_by_name(server: Server, user: UserProfile, name: str) -> tuple[Stream, Access]:
-    """A channel by name, any case, if the user may see it; InvalidChannel otherwise."""
-
-    stream, subscription = await server.pool.run_reads(
-        "get stream by name", stream_and_subscription_txn, user.realm_id, user.id, name=name.strip()
-    )
+async def get_visible_stream_by_name(
+    server: Server, user: UserProfile, name: str, *, cached: bool = False
+) -> tuple[Stream, Access]:
+    """A channel by name, any case, if the user may see it; InvalidChannel otherwise (``cached`` as above)."""
+    stream, subscription = await _stream_and_subscription(server, user, cached, name=name.strip())
     if stream is None:
         raise InvalidChannel.by_name(name)
     stream_access = access(user, stream, subscription)

@@ -25,7 +25,9 @@ CHANNEL = "zulipd_invalidate"
 
 
 async def notify_txn(txn: Transaction, message: str) -> None:
+    """Tell every process ``message`` when the transaction commits: this one at once, the others by NOTIFY."""
     await txn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, message))
+    txn.announce_on_commit(message)
 
 
 class _ListenDetector(reconnection.DeadConnectionDetector):  # type: ignore[misc]

@@ -17,6 +17,8 @@ Three ways to run work, by the round trips they cost:
 - ``run_reads``: read-only statements alone, each its own implicit transaction;
 - ``run_single_statement``: one statement, writes included, atomic by itself.
 Hot statements can be planned once per connection (``Transaction.fetch_all_prepared``).
+A transaction can leave messages for this process's caches, handed over when it
+commits (``Transaction.announce_on_commit``).
 """
 
 from __future__ import annotations
@@ -58,6 +60,17 @@ class Transaction:
         self._cursor = cursor
         # The statements prepared on this connection, by name (see fetch_all_prepared).
         self._prepared = prepared if prepared is not None else set()
+        # What announce_on_commit was given, in order.
+        self.announcements: list[str] = []
+
+    def announce_on_commit(self, message: str) -> None:
+        """Hand ``message`` to the pool's ``on_commit`` in this process once the transaction commits.
+
+        For caches of this process that the transaction's changes make stale:
+        they forget at once, before the caller hears of the commit. (Other
+        processes hear through PostgreSQL's NOTIFY, which only arrives later.)
+        """
+        self.announcements.append(message)
 
     async def fetch_all_prepared(self, name: str, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
         """``fetch_all`` through a statement the server plans once per connection.
@@ -218,8 +231,11 @@ class DatabasePool:
         clock: IReactorTime,
         connect_timeout: float = 10.0,
         slow_transaction: float = 1.0,
+        on_commit: Callable[[str], None] | None = None,
     ) -> None:
         self._dsn = dsn
+        # Given each announcement of a transaction that committed (Transaction.announce_on_commit).
+        self.on_commit = on_commit
         self._size = size
         self._clock = clock
         self._connect_timeout = connect_timeout
@@ -387,13 +403,13 @@ class DatabasePool:
             connection = await self._acquire()
             started_at = self._clock.seconds()
             began = False
+            txn: Transaction | None = None
 
             def body(cursor: Any, prepared: set[str] = connection.prepared) -> defer.Deferred[T]:
-                nonlocal began
+                nonlocal began, txn
                 began = True
-                return defer.Deferred.fromCoroutine(
-                    _as_coroutine(interaction(Transaction(cursor, prepared), *args, **kwargs))
-                )
+                txn = Transaction(cursor, prepared)
+                return defer.Deferred.fromCoroutine(_as_coroutine(interaction(txn, *args, **kwargs)))
 
             try:
                 result: T = await (
@@ -411,6 +427,8 @@ class DatabasePool:
                 ) from failure
             finally:
                 self._release(connection)
+            if txn is not None and txn.announcements and mode != "reads":
+                self._announce(txn.announcements)
             elapsed = self._clock.seconds() - started_at
             if elapsed >= self._slow_transaction:
                 log.warn(
@@ -419,6 +437,15 @@ class DatabasePool:
                     elapsed=elapsed,
                 )
             return result
+
+    def _announce(self, announcements: list[str]) -> None:
+        if self.on_commit is None:
+            return
+        for message in announcements:
+            try:
+                self.on_commit(message)
+            except Exception:
+                log.failure("Handling the announcement {message!r} of a commit failed", message=message)
 
     async def fetch_all(self, description: str, sql: str, parameters: QueryParameters = None) -> list[tuple[Any, ...]]:
         """Run one query in its own transaction and return its rows."""

@@ -10,6 +10,11 @@ from typing import Any
 from zulipd.models import RecipientType, Stream, StreamPostPolicy, Subscription
 from zulipd.storage.pool import Transaction
 
+# What a change to a channel, or to a subscription, announces (see 0009_channel_invalidations.sql,
+# whose triggers tell the other processes the same): "channels:<realm id>", "subscribers:<recipient id>".
+CHANNELS_CHANGED = "channels"
+SUBSCRIBERS_CHANGED = "subscribers"
+
 STREAM_COLUMNS = (
     "s.id, s.realm_id, s.name, s.description, s.rendered_description, s.invite_only, "
     "s.history_public_to_subscribers, s.is_web_public, s.stream_post_policy, s.message_retention_days, "
@@ -178,6 +183,7 @@ async def update_stream_txn(txn: Transaction, stream: Stream, **changes: Any) ->
         values.append(json.dumps(settings))
     if assignments:
         await txn.execute(f"UPDATE stream SET {', '.join(assignments)} WHERE id = %s", (*values, stream.id))
+        txn.announce_on_commit(f"{CHANNELS_CHANGED}:{stream.realm_id}")
     updated = await get_stream_txn(txn, stream.realm_id, stream.id)
     assert updated is not None
     return updated
@@ -267,6 +273,7 @@ async def subscribe_txn(
            WHERE NOT subscription.active""",
         (list(user_ids), [recipient_id] * len(user_ids), list(colors), [now] * len(user_ids)),
     )
+    txn.announce_on_commit(f"{SUBSCRIBERS_CHANGED}:{recipient_id}")
 
 
 async def unsubscribe_txn(txn: Transaction, user_ids: Sequence[int], recipient_id: int) -> None:
@@ -274,6 +281,7 @@ async def unsubscribe_txn(txn: Transaction, user_ids: Sequence[int], recipient_i
         "UPDATE subscription SET active = false WHERE recipient_id = %s AND user_id = ANY(%s)",
         (recipient_id, list(user_ids)),
     )
+    txn.announce_on_commit(f"{SUBSCRIBERS_CHANGED}:{recipient_id}")
 
 
 _SUBSCRIPTION_PROPERTIES = {"color", "is_muted", "pin_to_top", "desktop_notifications", "audible_notifications",
@@ -285,6 +293,7 @@ async def update_subscription_txn(txn: Transaction, user_id: int, recipient_id: 
     await txn.execute(
         f"UPDATE subscription SET {prop} = %s WHERE user_id = %s AND recipient_id = %s", (value, user_id, recipient_id)
     )
+    txn.announce_on_commit(f"{SUBSCRIBERS_CHANGED}:{recipient_id}")
 
 
 async def default_stream_ids_txn(txn: Transaction, realm_id: int) -> list[int]:

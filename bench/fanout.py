@@ -512,10 +512,11 @@ async def run_zulipd(zulipd: Zulipd, args: argparse.Namespace, deadline: float) 
 
 
 def baseline_line(n: int, name: str, figures: dict[str, Any], ours: Phase | None) -> str:
-    rate, latency = figures["deliveries_per_s"], figures["delivery_latency_ms"]
+    rate, latency, send = figures["deliveries_per_s"], figures["delivery_latency_ms"], figures["send_latency_ms"]
     share = f"{ours.deliveries_per_second / rate:.0%}" if ours is not None and rate else "-"
     return (
-        f"N {n:<5} {name:<5} baseline {rate:,.0f} deliveries/s   delivery p50/p95/p99 "
+        f"N {n:<5} {name:<5} baseline {rate:,.0f} deliveries/s   send p50/p95/p99 "
+        f"{send['p50']}/{send['p95']}/{send['p99']} ms   delivery p50/p95/p99 "
         f"{latency['p50']}/{latency['p95']}/{latency['p99']} ms   missing {figures['deliveries_missing']}   "
         f"CPU server {figures.get('server_cpu_s', 0.0):.1f} s, load generator {figures.get('client_cpu_s', 0.0):.1f} s"
         f"   zulipd / baseline {share}"
@@ -665,9 +666,16 @@ def main() -> None:
         print("  at N = 50, sequential send p50 <= 5 ms and delivery p50 <= 10 ms: not measured (no seq run at N 50)")
     else:
         send_p50, delivery_p50 = nearest_rank(sequential.send_ms, 50), nearest_rank(sequential.delivery_ms, 50)
+        limit = baselines.get(50, {}).get("phases", {}).get("seq")
+        beside = (
+            f"; the baseline's own: send p50 {limit['send_latency_ms']['p50']} ms, "
+            f"delivery p50 {limit['delivery_latency_ms']['p50']} ms"
+            if limit
+            else ""
+        )
         print(
             f"  at N = 50, sequential send p50 {send_p50:.2f} ms (<= 5 ms: {'met' if send_p50 <= 5 else 'missed'}), "
-            f"delivery p50 {delivery_p50:.2f} ms (<= 10 ms: {'met' if delivery_p50 <= 10 else 'missed'})"
+            f"delivery p50 {delivery_p50:.2f} ms (<= 10 ms: {'met' if delivery_p50 <= 10 else 'missed'}){beside}"
         )
     signal.alarm(0)
     if missing or duplicates or send_errors:

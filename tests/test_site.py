@@ -45,7 +45,7 @@ class Slow(resource.Resource):
 
     def render_GET(self, request: ZulipdRequest) -> int:
         def answer() -> None:
-            request.write(b"done")  # type: ignore[no-untyped-call]
+            request.write(b"done")
             request.finish()
 
         call = reactor.callLater(self.delay, answer)

@@ -327,7 +327,7 @@ class ApiResource(resource.Resource):
             response_headers.setRawHeaders(b"Cache-Control", _NEVER_CACHE)
             # A known length spares the client chunked encoding.
             response_headers.setRawHeaders(b"Content-Length", [str(len(body)).encode("ascii")])
-            request.write(body)  # type: ignore[no-untyped-call]
+            request.write(body)
         request.finish()
 
     async def _handle(

@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web import resource, server
 
+from zulipd.app.http_channel import channel_protocol
 from zulipd.timing import sleep
 
 log = Logger()
@@ -107,6 +108,13 @@ class ZulipdRequest(server.Request):
         if site is not None:
             site.request_finished(self)
 
+    def write(self, data: bytes) -> None:
+        super().write(data)  # type: ignore[no-untyped-call]
+        # The head waits for the body (zulipd.app.http_channel); a response with none sends it now.
+        send_held_head = getattr(self.channel, "send_held_head", None)
+        if send_held_head is not None:
+            send_held_head()
+
     def finish(self) -> None:
         super().finish()  # type: ignore[no-untyped-call]
         self._stop_tracking()
@@ -139,6 +147,7 @@ class ZulipdSite(server.Site):
 
     requestFactory = ZulipdRequest
     displayTracebacks = False
+    protocol = channel_protocol
 
     def __init__(
         self,

@@ -14,12 +14,17 @@ from zulipd.app.site import ZulipdSite
 
 class CountingTransport(StringTransport):
     def __init__(self) -> None:
-        super().__init__(peerAddress=address.IPv4Address("TCP", "127.0.0.1", 40000))
+        super().__init__(peerAddress=address.IPv4Address("TCP", "127.0.0.1", 40000))  # type: ignore[no-untyped-call]
         self.writes: list[bytes] = []
+        self.host_asked = 0
+
+    def getHost(self) -> Any:
+        self.host_asked += 1
+        return super().getHost()  # type: ignore[no-untyped-call]
 
     def write(self, data: bytes) -> None:
         self.writes.append(data)
-        super().write(data)
+        super().write(data)  # type: ignore[no-untyped-call]
 
     def writeSequence(self, iovec: Any) -> None:
         self.write(b"".join(iovec))
@@ -48,14 +53,19 @@ class Answers(resource.Resource):
         return b"hello"
 
 
-def ask(method: str, path: str) -> list[bytes]:
-    site = ZulipdSite(Answers(), task.Clock())
+def connection(*requests: tuple[str, str]) -> CountingTransport:
+    site = ZulipdSite(Answers(), task.Clock())  # type: ignore[no-untyped-call]
     protocol = site.buildProtocol(None)
     transport = CountingTransport()
     protocol.makeConnection(transport)
-    protocol.dataReceived(f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    for method, path in requests:
+        protocol.dataReceived(f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     protocol.connectionLost(None)
-    return transport.writes
+    return transport
+
+
+def ask(method: str, path: str) -> list[bytes]:
+    return connection((method, path)).writes
 
 
 def test_a_response_is_one_write() -> None:
@@ -80,3 +90,9 @@ def test_a_chunked_response_sends_its_head_with_the_first_chunk() -> None:
     assert b"Transfer-Encoding: chunked" in writes[0]
     assert writes[0].endswith(b"\r\n\r\n5\r\nfirst\r\n")
     assert b"".join(writes).endswith(b"6\r\nsecond\r\n0\r\n\r\n")
+
+
+def test_a_connection_asks_its_address_once() -> None:
+    transport = connection(("GET", "/hello"), ("GET", "/hello"), ("GET", "/empty"))
+    assert len(transport.writes) == 3
+    assert transport.host_asked == 1

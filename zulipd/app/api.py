@@ -333,7 +333,8 @@ class ApiResource(resource.Resource):
     async def _handle(
         self, request: ZulipdRequest, headers: dict[str, str]
     ) -> tuple[int, Payload | None, dict[str, str]]:
-        path = "/" + "/".join(segment.decode("utf-8", "replace") for segment in request.postpath or [])
+        # Segments split at "/", which no UTF-8 sequence contains: decoding them joined is the same.
+        path = "/" + b"/".join(request.postpath or []).decode("utf-8", "replace")
         parsed = parse_request(request)
         method = request.method.decode("ascii", "replace").upper()
         if method == "POST" and "method" in parsed.body:

@@ -19,6 +19,13 @@ from twisted.web.http_headers import Headers
 
 class ZulipdChannel(http.HTTPChannel):
     _held_head: bytes | None = None
+    _host: Any = None
+
+    def getHost(self) -> Any:
+        """The connection's own address, asked of the socket once (Twisted asks on every request)."""
+        if self._host is None:
+            self._host = super().getHost()  # type: ignore[no-untyped-call]
+        return self._host
 
     def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
         if not isinstance(headers, Headers):

@@ -250,3 +250,32 @@ async def test_a_prepared_statement_is_prepared_again_on_a_new_server_connection
             raise AssertionError("the pool did not recover")
     finally:
         await pool.close()
+
+
+@async_test
+async def test_what_a_transaction_announces_is_handed_over_when_it_commits(database_dsn: str) -> None:
+    heard: list[str] = []
+    pool = DatabasePool(database_dsn, 1, reactor, on_commit=heard.append)
+    await pool.start()
+    try:
+        await _make_table(pool)
+
+        async def add(txn: Transaction, name: str, fail: bool) -> None:
+            await _insert(txn, name)
+            txn.announce_on_commit(f"added:{name}")
+            assert f"added:{name}" not in heard, "announced before the commit"
+            if fail:
+                raise ValueError("rolled back")
+
+        await pool.run_interaction("add", add, "one", False)
+        assert heard == ["added:one"]
+        with pytest.raises(ValueError, match="rolled back"):
+            await pool.run_interaction("add", add, "two", True)
+        # A single statement commits too; a failed one announces nothing.
+        await pool.run_single_statement("add", add, "three", False)
+        with pytest.raises(psycopg2.IntegrityError):
+            await pool.run_single_statement("add", add, "one", False)
+        assert heard == ["added:one", "added:three"]
+        assert await _names(pool) == ["one", "three"]
+    finally:
+        await pool.close()

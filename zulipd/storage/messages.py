@@ -165,12 +165,13 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
                FROM numbered n
                JOIN recipient r ON r.id = n.recipient_id
                LEFT JOIN subscription sub ON sub.user_id = n.sender_id AND sub.recipient_id = n.recipient_id
-               -- One probe of the topic index, whatever the plan: as an EXISTS, PostgreSQL may
-               -- plan a hashed subplan that reads every message of every channel on each send.
+               -- One probe of the topic index, whatever the statistics say: as an EXISTS, PostgreSQL
+               -- may plan a hashed subplan that reads every message on each send, and without the
+               -- order (which only that index gives for free), a scan of the table until a match.
                LEFT JOIN LATERAL (
                    SELECT true AS found FROM message old
                    WHERE old.recipient_id = n.recipient_id AND lower(old.subject) = lower(n.subject)
-                   LIMIT 1
+                   ORDER BY old.id LIMIT 1
                ) stored ON true
                CROSS JOIN LATERAL (
                    SELECT stored.found IS NULL

@@ -227,8 +227,14 @@ def _type_args(annotation: Any) -> tuple[Any, ...]:
         return typing.get_args(annotation)
 
 
+_PLAIN = frozenset({str, int, bool})
+
+
 def check_value(var_name: str, value: Any, annotation: Any) -> Any:
     """Check ``value`` against a type annotation; return it (ints widened to float where asked)."""
+    if type(value) is annotation and annotation in _PLAIN:
+        # Most parameters: a string, an integer or a boolean, exactly (a bool is no int here).
+        return value
     origin = _origin(annotation)
     if annotation is Any:
         return value

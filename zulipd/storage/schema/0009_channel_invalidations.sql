@@ -5,30 +5,19 @@
 -- subscription. Row triggers, so a statement that changes no row (as most sends'
 -- first-message update) costs nothing; PostgreSQL sends each distinct payload of a
 -- transaction once.
-CREATE FUNCTION zulipd_channel_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+--
+-- zulipd_notify_change(KIND, COLUMN) sends "KIND:<the changed row's COLUMN>".
+CREATE FUNCTION zulipd_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed jsonb := to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END);
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        PERFORM pg_notify('zulipd_invalidate', 'channels:' || OLD.realm_id);
-    ELSE
-        PERFORM pg_notify('zulipd_invalidate', 'channels:' || NEW.realm_id);
-    END IF;
+    PERFORM pg_notify('zulipd_invalidate', TG_ARGV[0] || ':' || (changed ->> TG_ARGV[1]));
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER stream_changed AFTER UPDATE OR DELETE ON stream
-    FOR EACH ROW EXECUTE FUNCTION zulipd_channel_changed();
-
-CREATE FUNCTION zulipd_subscription_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        PERFORM pg_notify('zulipd_invalidate', 'subscribers:' || OLD.recipient_id);
-    ELSE
-        PERFORM pg_notify('zulipd_invalidate', 'subscribers:' || NEW.recipient_id);
-    END IF;
-    RETURN NULL;
-END
-$$;
+    FOR EACH ROW EXECUTE FUNCTION zulipd_notify_change('channels', 'realm_id');
 
 CREATE TRIGGER subscription_changed AFTER INSERT OR UPDATE OR DELETE ON subscription
-    FOR EACH ROW EXECUTE FUNCTION zulipd_subscription_changed();
+    FOR EACH ROW EXECUTE FUNCTION zulipd_notify_change('subscribers', 'recipient_id');

@@ -279,3 +279,20 @@ async def test_what_a_transaction_announces_is_handed_over_when_it_commits(datab
         assert await _names(pool) == ["one", "three"]
     finally:
         await pool.close()
+
+
+@async_test
+async def test_prepared_statements_keep_their_plan_after_reconnecting(database_dsn: str) -> None:
+    pool = DatabasePool(database_dsn, 2, reactor)
+    await pool.start()
+    try:
+        assert await pool.fetch_all("mode", "SHOW plan_cache_mode") == [("force_generic_plan",)]
+        assert _terminate_backends(database_dsn) == 2
+        assert await pool.fetch_all("mode", "SHOW plan_cache_mode") == [("force_generic_plan",)]
+        await sleep(reactor, 0.2)
+        modes = await defer.gatherResults(
+            [defer.ensureDeferred(pool.fetch_all("mode", "SHOW plan_cache_mode")) for _ in range(4)]
+        )
+        assert modes == [[("force_generic_plan",)]] * 4
+    finally:
+        await pool.close()

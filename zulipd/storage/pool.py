@@ -41,6 +41,12 @@ P = ParamSpec("P")
 
 QueryParameters = Sequence[Any] | Mapping[str, Any] | None
 
+# Each connection's own settings, made when it connects (and again when it reconnects).
+# A prepared statement keeps its first plan, made for any parameters: by default PostgreSQL
+# plans it afresh on every run once its statistics make a plan for the given values look
+# cheaper, and the send's statement then spends more time being planned than running.
+_SESSION_SETTINGS = "SET plan_cache_mode = force_generic_plan"
+
 # admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now
 _SERVER_ENDED_CONNECTION = {"57P01", "57P02", "57P03"}
 
@@ -172,7 +178,15 @@ class _Connection(txpostgres.Connection):  # type: ignore[misc]
 
     def connect(self, *args: Any, **kwargs: Any) -> defer.Deferred[Any]:
         self.prepared = set()
-        return super().connect(*args, **kwargs)  # type: ignore[no-any-return]
+        connecting: defer.Deferred[Any] = super().connect(*args, **kwargs)
+
+        def configure(connected: object) -> defer.Deferred[Any]:
+            # On the cursor itself: runOperation would ask the detector, which still
+            # counts a reconnecting connection as dead.
+            configuring: defer.Deferred[Any] = self.cursor().execute(_SESSION_SETTINGS)
+            return configuring.addCallback(lambda _: connected)
+
+        return connecting.addCallback(configure)
 
     def is_broken(self) -> bool:
         return self._connection is None or bool(self._connection.closed)

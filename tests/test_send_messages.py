@@ -24,6 +24,7 @@ from tests.chat_support import (
     failure,
     fetch,
     fetch_ids,
+    row_flags,
     send_direct,
     send_stream,
     success,
@@ -319,3 +320,17 @@ async def test_users_me_gives_the_newest_message_received(api: ApiHarness) -> No
     assert success(await call(api, "GET", "users/me", as_user=CORDELIA))["max_message_id"] == received
     newer = await send_direct(api, OTHELLO, [CORDELIA], "a reply")
     assert success(await call(api, "GET", "users/me", as_user=CORDELIA))["max_message_id"] == newer
+
+
+@async_test
+async def test_deactivated_subscribers_receive_no_channel_messages(api: ApiHarness) -> None:
+    await create_channel(api, IAGO, "Denmark", principals=[HAMLET, OTHELLO, CORDELIA])
+    othello = api.user(OTHELLO).id
+    success(await call(api, "DELETE", f"users/{othello}", as_user=IAGO))
+    while_away = await send_stream(api, HAMLET, "Denmark", "news")
+    assert await row_flags(api, OTHELLO, while_away) is None
+    assert await row_flags(api, CORDELIA, while_away) is not None
+    assert await row_flags(api, HAMLET, while_away) is not None
+    success(await call(api, "POST", f"users/{othello}/reactivate", as_user=IAGO))
+    back = await send_stream(api, HAMLET, "Denmark", "news")
+    assert await row_flags(api, OTHELLO, back) is not None

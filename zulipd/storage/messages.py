@@ -125,10 +125,18 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
                JOIN given USING (position)
            ),
            receivers AS (
+               -- Each channel's subscribers through the subscription index: a lateral subquery
+               -- that PostgreSQL may not merge into the join (OFFSET 0) cannot become a hash
+               -- join, whose plan reads every subscription on each send. Less the few
+               -- deactivated users, through their own index.
                SELECT numbered.position, sub.user_id FROM numbered
-               JOIN subscription sub ON sub.recipient_id = numbered.recipient_id AND sub.active
-               JOIN user_profile u ON u.id = sub.user_id AND u.is_active
+               CROSS JOIN LATERAL (
+                   SELECT sub.user_id FROM subscription sub
+                   WHERE sub.recipient_id = numbered.recipient_id AND sub.active
+                   OFFSET 0
+               ) sub
                WHERE numbered.is_channel_message
+                     AND NOT EXISTS (SELECT 1 FROM user_profile u WHERE u.id = sub.user_id AND NOT u.is_active)
                UNION
                SELECT position, user_id FROM unnest(%s::integer[], %s::integer[]) AS member (position, user_id)
                UNION

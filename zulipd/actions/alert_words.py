@@ -78,7 +78,7 @@ async def _change_alert_words(
     server: Server, user: UserProfile, description: str, change: Callable[[Transaction], Awaitable[None]]
 ) -> list[str]:
     """Run ``change(txn)`` with the user's row locked, so that each change reads the list the last one left;
-    then drop the organization's matcher and tell the user's queues the new list."""
+    then (the matcher dropped by its invalidation, see notify_txn) tell the user's queues the new list."""
 
     async def run(txn: Transaction) -> list[str]:
         if await lock_user_txn(txn, user.id) is None:
@@ -87,8 +87,8 @@ async def _change_alert_words(
         await notify_txn(txn, f"{INVALIDATION_KIND}:{user.realm_id}")
         return await user_alert_words_txn(txn, user.id)
 
+    # The commit's announcement has this process drop the matcher; others hear by NOTIFY.
     words = await server.pool.run_interaction(description, run)
-    server.alert_word_matchers.forget(user.realm_id)
     publish(server, {"type": "alert_words", "alert_words": words}, [user.id])
     return words
 

@@ -140,7 +140,6 @@ async def _audit_txn(
 
 
 async def _publish(server: Server, realm: Realm, linkifiers: list[dict[str, Any]]) -> None:
-    server.linkifiers.forget(realm.id)
     body = {"type": "realm_linkifiers", "realm_linkifiers": linkifiers}
     publish(server, body, await active_user_ids(server, realm), capability=(LINKIFIER_URL_TEMPLATE, True))
 

@@ -239,6 +239,5 @@ async def do_set_realm_deactivated(server: Server, realm: Realm, deactivated: bo
         await notify_txn(txn, f"realm:{realm.id}")
 
     await server.pool.run_interaction("deactivate realm", update)
-    server.invalidate_realm(realm.id)
     if deactivated:
         await publish_realm_deactivated(server, realm)

@@ -247,12 +247,9 @@ async def apply_user_change(
     user: UserProfile,
     description: str,
     change: Any,
-    also_changed: list[int] | None = None,
 ) -> UserProfile:
-    """Run ``change(txn, current)`` on the locked current row; then drop ``user`` from the caches.
-
-    ``also_changed`` collects other users the change touched (a deactivated user's bots).
-    """
+    """Run ``change(txn, current)`` on the locked current row; its commit drops ``user`` from the caches
+    (and any other user the change announces with notify_txn, as a deactivated user's bots)."""
 
     async def run(txn: Transaction) -> UserProfile:
         current = await lock_user_txn(txn, user.id)
@@ -262,10 +259,8 @@ async def apply_user_change(
         await notify_txn(txn, f"user:{user.id}")
         return updated
 
-    updated = await server.pool.run_interaction(description, run)
-    for user_id in [user.id, *(also_changed or [])]:
-        server.invalidate_user(user_id)
-    return updated
+    # Each user's invalidation (notify_txn) drops them from this process's caches as the change commits.
+    return await server.pool.run_interaction(description, run)
 
 
 async def publish_person_update(server: Server, user: UserProfile, **fields: Any) -> None:
@@ -366,12 +361,9 @@ async def do_change_password(
 async def do_deactivate_user(server: Server, user: UserProfile, acting_user_id: int | None) -> UserProfile:
     """Deactivate the user's bots, then the user, and end the user's sessions."""
     bots: list[UserProfile] = []
-    # Filled in the transaction: apply_user_change drops these from the caches once it commits.
-    bot_ids: list[int] = []
 
     async def change(txn: Transaction, current: UserProfile) -> UserProfile:
         bots.clear()  # (in case the transaction is run again)
-        bot_ids.clear()
         if not current.is_active:
             raise JsonableError("User is already deactivated" if not current.is_bot else "Bot is already deactivated")
         if (
@@ -388,13 +380,12 @@ async def do_deactivate_user(server: Server, user: UserProfile, acting_user_id: 
                     txn, bot, "user_deactivated", acting_user_id, because_owner_deactivated=current.id
                 )
                 await notify_txn(txn, f"user:{bot.id}")
-                bot_ids.append(bot.id)
         updated = await update_user_txn(txn, current.id, is_active=False)
         ended = await delete_user_sessions_txn(txn, current.id)
         await audit_user_change(txn, current, "user_deactivated", acting_user_id, sessions_ended=ended)
         return updated
 
-    updated = await apply_user_change(server, user, "deactivate user", change, bot_ids)
+    updated = await apply_user_change(server, user, "deactivate user", change)
     # As in Zulip, the bots go first, each as if deactivated on its own.
     for deactivated in [*bots, updated]:
         await publish_person_update(server, deactivated, is_active=False)

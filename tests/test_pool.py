@@ -253,6 +253,17 @@ async def test_a_prepared_statement_is_prepared_again_on_a_new_server_connection
 
 
 @async_test
+async def test_a_prepared_statement_with_typed_parameters_may_use_each_one_twice(db_pool: DatabasePool) -> None:
+    async def both(txn: Transaction, number: int | None, text: str) -> list[tuple[object, ...]]:
+        return await txn.fetch_all_prepared(
+            "zulipd_test_typed", "SELECT $1 + $1, $2 || $2, $1 IS NULL", [number, text], types=["integer", "text"]
+        )
+
+    assert await db_pool.run_reads("typed", both, 20, "ab") == [(40, "abab", False)]
+    assert await db_pool.run_reads("typed", both, None, "c") == [(None, "cc", True)]
+
+
+@async_test
 async def test_what_a_transaction_announces_is_handed_over_when_it_commits(database_dsn: str) -> None:
     heard: list[str] = []
     pool = DatabasePool(database_dsn, 1, reactor, on_commit=heard.append)

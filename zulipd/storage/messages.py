@@ -77,6 +77,8 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
     """
     if not messages:
         return []
+    if len(messages) == 1:
+        return [await _insert_one_message_txn(txn, messages[0])]
     member_positions: list[int] = []
     member_ids: list[int] = []
     extra_positions: list[int] = []
@@ -217,6 +219,88 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
         ),
     )
     return [InsertedMessage(row[0], row[1], row[2], list(zip(row[3], row[4], strict=True))) for row in rows]
+
+
+# The statement above, for one message: most sends commit alone, and without the
+# arrays to unpack and number PostgreSQL runs it in half the time.
+_INSERT_ONE_MESSAGE = """
+WITH new AS (
+    INSERT INTO message (realm_id, sender_id, recipient_id, subject, content, rendered_content, sending_client,
+                         is_channel_message, is_me_message, has_link, has_attachment, has_image)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    RETURNING id, date_sent
+),
+receivers AS (
+    SELECT sub.user_id FROM subscription sub
+    WHERE $8 AND sub.recipient_id = $3 AND sub.active
+          AND NOT EXISTS (SELECT 1 FROM user_profile u WHERE u.id = sub.user_id AND NOT u.is_active)
+    UNION
+    SELECT unnest($16)
+    UNION
+    SELECT $2
+),
+user_rows AS (
+    INSERT INTO user_message (user_id, message_id, flags)
+    SELECT receivers.user_id, new.id, $13 | coalesce(extra.flags, 0)
+    FROM new CROSS JOIN receivers
+    LEFT JOIN unnest($17, $18) AS extra (user_id, flags) USING (user_id)
+    RETURNING user_id, flags
+),
+first_message AS (
+    UPDATE stream SET first_message_id = new.id
+    FROM new, recipient r
+    WHERE $8 AND r.id = $3 AND stream.id = r.type_id AND stream.first_message_id IS NULL
+),
+visibility AS (
+    SELECT r.type_id AS stream_id,
+           CASE WHEN $14 = 2 OR ($14 = 1 AND starts.topic) THEN 3
+                WHEN coalesce(sub.is_muted, false) AND ($15 = 2 OR ($15 = 1 AND starts.topic)) THEN 2
+           END AS policy
+    FROM recipient r
+    -- Probed once (OFFSET 0 keeps it a subquery of its own), through the topic index.
+    CROSS JOIN (
+        SELECT NOT EXISTS (SELECT 1 FROM message old WHERE old.recipient_id = $3 AND lower(old.subject) = lower($4)
+                           ORDER BY old.id LIMIT 1) AS topic
+        OFFSET 0
+    ) starts
+    LEFT JOIN subscription sub ON sub.user_id = $2 AND sub.recipient_id = $3
+    WHERE r.id = $3 AND $8 AND ($14 > 0 OR $15 > 0)
+),
+visibility_changes AS (
+    INSERT INTO user_topic (user_id, stream_id, topic_name, visibility_policy, last_updated)
+    SELECT $2, stream_id, $4, policy, now() FROM visibility WHERE policy IS NOT NULL
+    ON CONFLICT (user_id, stream_id, lower(topic_name)) DO UPDATE
+    SET visibility_policy = excluded.visibility_policy, last_updated = excluded.last_updated
+    WHERE user_topic.visibility_policy <> excluded.visibility_policy
+          AND NOT (excluded.visibility_policy = 2 AND user_topic.visibility_policy = 3)
+    RETURNING visibility_policy
+)
+SELECT new.id, new.date_sent, (SELECT visibility_policy FROM visibility_changes),
+       (SELECT array_agg(user_id ORDER BY user_id) FROM user_rows),
+       (SELECT array_agg(flags ORDER BY user_id) FROM user_rows)
+FROM new"""
+
+_INSERT_ONE_MESSAGE_TYPES = (
+    "integer", "integer", "integer", "text", "text", "text", "text", "boolean", "boolean", "boolean", "boolean",
+    "boolean", "bigint", "smallint", "smallint", "integer[]", "integer[]", "bigint[]",
+)  # fmt: skip
+
+
+async def _insert_one_message_txn(txn: Transaction, message: NewMessage) -> InsertedMessage:
+    rows = await txn.fetch_all_prepared(
+        "zulipd_insert_one_message",
+        _INSERT_ONE_MESSAGE,
+        (
+            message.realm_id, message.sender_id, message.recipient_id, message.subject, message.content,
+            message.rendered_content, message.sending_client, message.is_channel_message, message.is_me_message,
+            message.has_link, message.has_attachment, message.has_image, message.flags_for_all,
+            message.follow_when, message.unmute_when, number_array(message.direct_member_ids),
+            number_array(message.extra_flags), number_array(message.extra_flags.values()),
+        ),
+        types=_INSERT_ONE_MESSAGE_TYPES,
+    )  # fmt: skip
+    ((message_id, date_sent, policy, user_ids, flags),) = rows
+    return InsertedMessage(message_id, date_sent, policy, list(zip(user_ids, flags, strict=True)))
 
 
 async def get_messages_txn(txn: Transaction, message_ids: Sequence[int]) -> list[Message]:

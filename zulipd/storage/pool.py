@@ -78,18 +78,25 @@ class Transaction:
         """
         self.announcements.append(message)
 
-    async def fetch_all_prepared(self, name: str, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async def fetch_all_prepared(
+        self, name: str, sql: str, parameters: Sequence[Any], types: Sequence[str] | None = None
+    ) -> list[tuple[Any, ...]]:
         """``fetch_all`` through a statement the server plans once per connection.
 
         For hot statements whose planning costs more than running them. ``sql``
         uses ``%s`` placeholders, each cast to its type (``%s::integer[]``), and
-        no other ``%`` sign.
+        no other ``%`` sign. Or, given the parameters' ``types``, PostgreSQL's own
+        ``$1``, ``$2``…, each of which the statement may use more than once.
         """
         if name not in self._prepared:
-            numbered = sql
-            for number in range(1, len(parameters) + 1):
-                numbered = numbered.replace("%s", f"${number}", 1)
-            await self._cursor.execute(f"PREPARE {name} AS {numbered}")
+            if types is not None:
+                assert len(types) == len(parameters)
+                await self._cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {sql}")
+            else:
+                numbered = sql
+                for number in range(1, len(parameters) + 1):
+                    numbered = numbered.replace("%s", f"${number}", 1)
+                await self._cursor.execute(f"PREPARE {name} AS {numbered}")
             self._prepared.add(name)
         placeholders = ", ".join(["%s"] * len(parameters))
         return await self.fetch_all(f"EXECUTE {name} ({placeholders})", parameters)

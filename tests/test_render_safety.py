@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zulipd.render import render_message
+from zulipd.render import allowlist, render_message
 from zulipd.render.allowlist import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
@@ -627,3 +627,33 @@ def test_property_render_message(content: str) -> None:
     assert output == render_markdown(content, EMPTY_CONTEXT)[0]
     assert_safe(output)
     assert_allowlisted(output)
+
+
+_PLAIN_PIECES = [
+    "<p>", "</p>", "<strong>", "</strong>", "<em>", "</em>", "<del>", "</del>", "<code>", "</code>",
+    "<blockquote>", "</blockquote>", "<br>", "&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&", "<", ">", "\x00",
+    "a", " ", "\n", '"', "'", "é", "<P>", "<pre>", "</pre>", "<br/>", "<p >", "<script>", "</script>", "<!--",
+    "-->", "<![CDATA[", "&amp", "&#x3c;", "javascript:", "<a href='x'>", "</a>", "<span>", "\r",
+]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PLAIN_PIECES), max_size=14))
+def test_markup_taken_as_already_clean_is_what_the_cleaner_writes(pieces: list[str]) -> None:
+    fragment = "".join(pieces)
+    if allowlist._already_clean(fragment):
+        assert allowlist._rewrite(fragment) == fragment
+    assert clean_html(fragment) == allowlist._rewrite(fragment)
+
+
+def test_plain_message_markup_is_taken_as_already_clean() -> None:
+    for fragment in (
+        "<p>hello</p>",
+        "<p>fish &amp; chips<br>\n<strong>now</strong> &lt;3 &gt;</p>",
+        "<blockquote>\n<p><em>quoted</em> <del>old</del> <code>x = 1</code></p>\n</blockquote>",
+    ):
+        assert allowlist._already_clean(fragment), fragment
+    too_deep = "<p>" * (MAX_DEPTH + 1) + "</p>" * (MAX_DEPTH + 1)
+    unclean = ["<p>open", "<p><em>crossed</p></em>", "</p>", "a & b", "1 > 0", "<p>x</p>\x00", '<p class="x">y</p>']
+    for fragment in [*unclean, "<script>alert(1)</script>", "&quot;", too_deep]:
+        assert not allowlist._already_clean(fragment), fragment

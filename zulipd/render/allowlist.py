@@ -465,6 +465,34 @@ def _bounded(fragment: str) -> str:
     return fragment[: last_gt + 1] + fragment[last_gt + 1 :].replace("<", "&lt;")
 
 
+# What the cleaner writes unchanged: these tags with no attributes, properly nested, and
+# text with no markup character but the three escapes it writes itself. Most messages'
+# HTML is no more than that; checking so is one regular-expression scan.
+_PLAIN_CLEAN_TAGS: Final = frozenset({"p", "strong", "em", "del", "code", "blockquote"})
+_PLAIN_CLEAN_TOKENS = re.compile(r"<(/?)(p|strong|em|del|code|blockquote)>|<br>|&(?:amp|lt|gt);|[<>&\x00]")
+assert _PLAIN_CLEAN_TAGS | {"br"} <= ALLOWED_TAGS
+
+
+def _already_clean(fragment: str) -> bool:
+    """Whether ``fragment`` is in the form the cleaner would write it in (a sufficient test, not a necessary one)."""
+    open_tags: list[str] = []
+    for token in _PLAIN_CLEAN_TOKENS.finditer(fragment):
+        tag = token.group(2)
+        if tag is None:
+            text = token.group(0)
+            if text == "<br>" or len(text) > 1:  # a line break or an escape
+                continue
+            return False  # a lone markup character, or NUL
+        if token.group(1):
+            if not open_tags or open_tags.pop() != tag:
+                return False
+        elif len(open_tags) >= MAX_DEPTH:
+            return False
+        else:
+            open_tags.append(tag)
+    return not open_tags
+
+
 def clean_html(fragment: str) -> str:
     """The fragment with everything not on the allowlist taken out.
 
@@ -473,6 +501,13 @@ def clean_html(fragment: str) -> str:
     and keep their text, except the ``DROP_CONTENT_TAGS``, whose content goes too.
     The result is well-formed, and ``clean_html`` of it is the same string.
     """
+    if _already_clean(fragment):
+        return fragment
+    return _rewrite(fragment)
+
+
+def _rewrite(fragment: str) -> str:
+    """``clean_html`` the long way: parsed, and written out again from the tokens."""
     cleaner = _Cleaner()
     cleaner.feed(_bounded(fragment))
     return cleaner.finish()

@@ -12,8 +12,10 @@ import io
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.web import resource
@@ -24,7 +26,7 @@ from tests.support.api import ApiHarness
 from tests.support.async_tests import async_fixture, async_test, captured_logs
 from tests.support.http import Response, read_body
 from tests.support.openapi import assert_valid
-from zulipd.app.api import ApiRequest, ApiResource, ApiRouter, Payload
+from zulipd.app.api import ApiRequest, ApiResource, ApiRouter, Payload, _parse_urlencoded
 from zulipd.app.params import ApiParam, Json
 from zulipd.app.site import ZulipdSite
 
@@ -810,3 +812,9 @@ async def test_bot_storage_takes_json_lists_and_dicts(api: ApiHarness) -> None:
     assert response.status == 400
     response = await api.call("GET", "bot_storage", {"keys": "k"}, as_user=HAMLET)
     assert_error(response, 400, "keys is not valid JSON")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="ab=&+%20%zé ;\x00", max_size=30))
+def test_form_fields_are_read_as_parse_qsl_reads_them(text: str) -> None:
+    assert _parse_urlencoded(text.encode(), "body") == dict(parse_qsl(text, keep_blank_values=True))

@@ -124,14 +124,22 @@ class PreparedSend:
     mention_flags: Mapping[int, int] = dataclasses.field(default_factory=dict)
 
 
+# How JSON values other than true, false and null start.
+_JSON_STARTS = frozenset('[{"-0123456789')
+_JSON_LITERALS = frozenset({"true", "false", "null"})
+
+
 def parse_stream_target(to: Any) -> int | str:
     """``to`` for a channel message: a name, an id, or either one JSON-encoded (possibly in a list)."""
     value: Any = to
     if isinstance(to, str):
+        name = to.strip()
+        if name[:1] not in _JSON_STARTS and name not in _JSON_LITERALS:
+            return name  # no JSON: a channel's name, as most clients send it
         try:
             value = json.loads(to)
         except ValueError:
-            return to.strip()
+            return name
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if isinstance(value, bool) or not isinstance(value, (int, str)):

@@ -22,7 +22,7 @@ import io
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import multipart
 from twisted.internet import defer
@@ -238,7 +238,19 @@ def _parse_urlencoded(raw: bytes, where: str) -> dict[str, str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise JsonableError(f"The {where} is not valid UTF-8") from None
-    return dict(parse_qsl(text, keep_blank_values=True))
+    # parse_qsl(text, keep_blank_values=True), read into a dict, with no work for fields with nothing to decode.
+    fields: dict[str, str] = {}
+    for field in text.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            fields[_form_decoded(name)] = _form_decoded(value)
+    return fields
+
+
+def _form_decoded(text: str) -> str:
+    if "%" not in text and "+" not in text:
+        return text
+    return unquote(text.replace("+", " "))
 
 
 def _parse_multipart(raw: bytes, content_type: str) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:

@@ -20,12 +20,21 @@ from twisted.web.http_headers import Headers
 class ZulipdChannel(http.HTTPChannel):
     _held_head: bytes | None = None
     _host: Any = None
+    _secure: bool | None = None
 
     def getHost(self) -> Any:
         """The connection's own address, asked of the socket once (Twisted asks on every request)."""
         if self._host is None:
             self._host = super().getHost()  # type: ignore[no-untyped-call]
         return self._host
+
+    def isSecure(self) -> bool:
+        """Whether the connection is TLS, asked of the transport once (Twisted adapts it on every call)."""
+        if self._secure is None:
+            if self.transport is None:
+                return False
+            self._secure = bool(super().isSecure())  # type: ignore[no-untyped-call]
+        return self._secure
 
     def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
         if not isinstance(headers, Headers):

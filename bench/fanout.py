@@ -1,7 +1,7 @@
 """Fan-out of channel messages to long-polling (or WebSocket) listeners, on one zulipd process.
 
     .venv/bin/python bench/fanout.py [--n 50] [--m 500] [--k 8] [--phases seq,burst] [--drain 30]
-                                     [--max-seconds 900] [--baseline PATH | --no-baseline]
+                                     [--max-seconds 900] [--baseline PATH | --no-baseline] [--rounds 1]
 
 N listeners, each a different user subscribed to one channel, register an event
 queue for messages and long-poll ``GET /api/v1/events`` on a keep-alive
@@ -17,9 +17,12 @@ went out to the moment a listener had read the answer that held it.
 
 ``--n`` takes a comma list: zulipd starts once, the listeners for the largest N
 are made once, and each N gets a channel of its own with its first N listeners
-and fresh queues. The baseline, ``limit_fanout.py`` (a bare long-poll server
-with no database and no authentication), then runs the same workload for each
-N, and zulipd's deliveries/s are given as a share of its.
+and fresh queues. Right after each N, the baseline, ``limit_fanout.py`` (a bare
+long-poll server with no database and no authentication), runs the same
+workload, and zulipd's deliveries/s are given as a share of its. The speed of a
+shared machine drifts over tens of seconds, so the two runs of a pair are kept
+close in time; ``--rounds R`` runs every pair R times, and the targets take the
+median share.
 
 Targets: deliveries/s >= 50% of the baseline's; no missing or duplicate
 deliveries; at N = 50, sequential send p50 <= 5 ms and delivery p50 <= 10 ms.
@@ -35,6 +38,7 @@ import math
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -495,20 +499,87 @@ async def run_n(bench: Bench, index: int, n: int, args: argparse.Namespace, dead
     return phases
 
 
-async def run_zulipd(zulipd: Zulipd, args: argparse.Namespace, deadline: float) -> dict[int, list[Phase]]:
+@dataclass
+class Round:
+    """One round's figures: zulipd's phases and the baseline's, by N."""
+
+    ours: dict[int, list[Phase]] = field(default_factory=dict)
+    baselines: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+async def run_rounds(zulipd: Zulipd, args: argparse.Namespace, deadline: float) -> list[Round]:
+    """Each round runs every N on zulipd, each followed at once by the baseline's run for the same N."""
     users_started = time.perf_counter()
     bench = await make_users(zulipd, max(args.n), args.k)
     print(
         f"users: {max(args.n)} listeners and {args.k} senders made in {time.perf_counter() - users_started:.1f} s",
         flush=True,
     )
-    results: dict[int, list[Phase]] = {}
-    for index, n in enumerate(args.n):
-        if time.perf_counter() > deadline:
-            print(f"N {n:<5} not run: --max-seconds reached", flush=True)
-            continue
-        results.setdefault(n, []).extend(await run_n(bench, index, n, args, deadline))
-    return results
+    baseline = args.baseline
+    if baseline is not None:
+        print(f"baseline: {baseline} --transport {args.transport} (no database, no authentication), same N, M, K")
+        absent = [name for name in BASELINE_MODULES if importlib.util.find_spec(name) is None]
+        if absent:
+            print(f"baseline not run: {install_hint(absent)}")
+            baseline = None
+    rounds: list[Round] = []
+    for number in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {number + 1} of {args.rounds}", flush=True)
+        this = Round()
+        rounds.append(this)
+        for index, n in enumerate(args.n):
+            if time.perf_counter() > deadline:
+                print(f"N {n:<5} not run: --max-seconds reached", flush=True)
+                continue
+            run_index = number * len(args.n) + index
+            this.ours.setdefault(n, []).extend(await run_n(bench, run_index, n, args, deadline))
+            if baseline is None or n in this.baselines:
+                continue
+            budget = deadline - time.perf_counter()
+            if budget < 20:
+                print(f"N {n:<5} baseline not run: --max-seconds reached")
+                continue
+            quiet = await wait_until_quiet(zulipd)
+            result = await asyncio.to_thread(run_baseline, baseline, n, args, budget)
+            background = cpu_seconds_of(quiet.pids) - quiet.before
+            if isinstance(result, str):
+                print(f"N {n:<5} baseline failed: {result}")
+                if result.startswith("it needs "):
+                    baseline = None
+                continue
+            this.baselines[n] = result
+            for name, figures in result.get("phases", {}).items():
+                ours = next((phase for phase in this.ours.get(n, []) if phase.name == name), None)
+                print(baseline_line(n, name, figures, ours))
+            print(
+                f"N {n:<5} CPU of zulipd and its PostgreSQL during the baseline's run: {background:.1f} s", flush=True
+            )
+    return rounds
+
+
+@dataclass
+class Background:
+    pids: list[int]
+    before: float
+
+
+# Before the baseline runs, zulipd and its PostgreSQL (whose autovacuum may still be at work
+# on what the phases wrote) should be using less than this share of a core.
+QUIET_SHARE = 0.02
+QUIET_WAIT_SECONDS = 20.0
+
+
+async def wait_until_quiet(zulipd: Zulipd) -> Background:
+    """Wait (a while at most) until zulipd and its PostgreSQL are idle; their CPU time then."""
+    pids = [zulipd.process.pid, *zulipd.database_pids()]
+    waited_until = time.perf_counter() + QUIET_WAIT_SECONDS
+    while True:
+        before = cpu_seconds_of(pids)
+        await asyncio.sleep(0.5)
+        after = cpu_seconds_of(pids)
+        if after - before <= QUIET_SHARE * 0.5 or time.perf_counter() > waited_until:
+            return Background(pids, after)
 
 
 def baseline_line(n: int, name: str, figures: dict[str, Any], ours: Phase | None) -> str:
@@ -576,6 +647,10 @@ def main() -> None:
     )
     parser.add_argument("--no-baseline", action="store_true", help="do not run the baseline")
     parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="run everything this many times, zulipd and the baseline in turn; the targets take the medians",
+    )  # fmt: skip
+    parser.add_argument(
         "--transport", choices=["longpoll", "ws"], default="longpoll",
         help="how listeners get events: GET /events long-polls, or the events WebSocket (needs aiohttp)",
     )  # fmt: skip
@@ -589,6 +664,8 @@ def main() -> None:
         parser.error(f"every N must be between 1 and {MAX_LISTENERS}")
     if not 1 <= args.m <= 20000 or not 1 <= args.k <= 256:
         parser.error("--m must be between 1 and 20000, --k between 1 and 256")
+    if not 1 <= args.rounds <= 9:
+        parser.error("--rounds must be between 1 and 9")
     if not args.phases or len(set(args.phases)) != len(args.phases) or not set(args.phases) <= {"seq", "burst"}:
         parser.error("--phases is a comma list of seq and burst, each at most once")
     if args.no_baseline:
@@ -616,44 +693,35 @@ def main() -> None:
     with workspace() as (workdir, started):
         zulipd = start_zulipd(workdir, started, RATELIMIT_BY_IP)
         remaining = max(1.0, deadline - time.perf_counter())
-        results = asyncio.run(asyncio.wait_for(run_zulipd(zulipd, args, deadline), remaining + 30))
+        rounds = asyncio.run(asyncio.wait_for(run_rounds(zulipd, args, deadline), remaining + 30))
 
-    baselines: dict[int, dict[str, Any]] = {}
-    if args.baseline is not None:
-        print(f"baseline: {args.baseline} --transport {args.transport} (no database, no authentication), same N, M, K")
-        absent = [name for name in BASELINE_MODULES if importlib.util.find_spec(name) is None]
-        if absent:
-            print(f"baseline not run: {install_hint(absent)}")
-        for n in [] if absent else list(dict.fromkeys(args.n)):
-            budget = deadline - time.perf_counter()
-            if budget < 20:
-                print(f"N {n:<5} baseline not run: --max-seconds reached")
+    print("targets:" if args.rounds == 1 else f"targets (medians of the {args.rounds} rounds):")
+    measured = False
+    for n in dict.fromkeys(args.n):
+        for name in args.phases:
+            pairs = [
+                (phase, figures)
+                for one in rounds
+                for phase in one.ours.get(n, [])
+                if phase.name == name
+                for figures in [one.baselines.get(n, {}).get("phases", {}).get(name)]
+                if figures and figures["deliveries_per_s"]
+            ]
+            if not pairs:
                 continue
-            result = run_baseline(args.baseline, n, args, budget)
-            if isinstance(result, str):
-                print(f"N {n:<5} baseline failed: {result}")
-                if result.startswith("it needs "):
-                    break
-                continue
-            baselines[n] = result
-            for name, figures in result.get("phases", {}).items():
-                ours = next((phase for phase in results.get(n, []) if phase.name == name), None)
-                print(baseline_line(n, name, figures, ours))
-
-    print("targets:")
-    for n, phases in results.items():
-        for phase in phases:
-            figures = baselines.get(n, {}).get("phases", {}).get(phase.name)
-            if not figures or not figures["deliveries_per_s"]:
-                continue
-            share = phase.deliveries_per_second / figures["deliveries_per_s"]
+            measured = True
+            shares = [phase.deliveries_per_second / figures["deliveries_per_s"] for phase, figures in pairs]
+            share = statistics.median(shares)
+            ours = statistics.median(phase.deliveries_per_second for phase, _ in pairs)
+            theirs = statistics.median(figures["deliveries_per_s"] for _, figures in pairs)
+            each = f", rounds {' '.join(f'{one:.0%}' for one in shares)}" if len(shares) > 1 else ""
             print(
-                f"  N {n:<5} {phase.name:<5} deliveries/s {phase.deliveries_per_second:,.0f} = {share:.0%} of the "
-                f"baseline's {figures['deliveries_per_s']:,.0f} (>= 50%: {'met' if share >= 0.5 else 'missed'})"
+                f"  N {n:<5} {name:<5} deliveries/s {ours:,.0f} = {share:.0%} of the baseline's {theirs:,.0f}{each} "
+                f"(>= 50%: {'met' if share >= 0.5 else 'missed'})"
             )
-    if not baselines:
+    if not measured:
         print("  deliveries/s >= 50% of the baseline's: not measured (no baseline run)")
-    every_phase = [phase for phases in results.values() for phase in phases]
+    every_phase = [phase for one in rounds for phases in one.ours.values() for phase in phases]
     missing = sum(max(0, phase.missing) for phase in every_phase)
     duplicates = sum(phase.duplicates for phase in every_phase)
     send_errors = sum(phase.send_errors for phase in every_phase)
@@ -661,16 +729,19 @@ def main() -> None:
         f"  missing deliveries {missing}, duplicates {duplicates} "
         f"(both 0: {'met' if missing == 0 and duplicates == 0 else 'missed'})"
     )
-    sequential = next((phase for phase in results.get(50, []) if phase.name == "seq"), None)
-    if sequential is None:
+    sequential = [phase for one in rounds for phase in one.ours.get(50, []) if phase.name == "seq"]
+    if not sequential:
         print("  at N = 50, sequential send p50 <= 5 ms and delivery p50 <= 10 ms: not measured (no seq run at N 50)")
     else:
-        send_p50, delivery_p50 = nearest_rank(sequential.send_ms, 50), nearest_rank(sequential.delivery_ms, 50)
-        limit = baselines.get(50, {}).get("phases", {}).get("seq")
+        send_p50 = statistics.median(nearest_rank(phase.send_ms, 50) for phase in sequential)
+        delivery_p50 = statistics.median(nearest_rank(phase.delivery_ms, 50) for phase in sequential)
+        limits = [
+            figures for one in rounds for figures in [one.baselines.get(50, {}).get("phases", {}).get("seq")] if figures
+        ]
         beside = (
-            f"; the baseline's own: send p50 {limit['send_latency_ms']['p50']} ms, "
-            f"delivery p50 {limit['delivery_latency_ms']['p50']} ms"
-            if limit
+            f"; the baseline's own: send p50 {statistics.median(f['send_latency_ms']['p50'] for f in limits):g} ms, "
+            f"delivery p50 {statistics.median(f['delivery_latency_ms']['p50'] for f in limits):g} ms"
+            if limits
             else ""
         )
         print(

@@ -9,11 +9,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from twisted.internet import reactor
+
 from tests.chat_support import AARON, CORDELIA, HAMLET, IAGO, OTHELLO, ZOE, create_channel, execute
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from zulipd.models import MessageFlag
 from zulipd.storage.messages import NEVER, ON_SEND, ON_START, InsertedMessage, NewMessage, insert_messages_txn
+from zulipd.storage.pool import DatabasePool, Transaction
 from zulipd.storage.streams import personal_recipient_txn
 
 READ, MENTIONED, IS_PRIVATE = int(MessageFlag.READ), int(MessageFlag.MENTIONED), int(MessageFlag.IS_PRIVATE)
@@ -169,3 +172,57 @@ async def test_a_channels_first_message_is_recorded_alone_or_in_a_batch(api: Api
         first_ids[name] = (rows[0][0], inserted[0].id)
     assert first_ids["Alone"][0] == first_ids["Alone"][1]
     assert first_ids["Batched"][0] == first_ids["Batched"][1]
+
+
+class _CapturedPlan(Exception):
+    pass
+
+
+class _ExplainingTransaction(Transaction):
+    """Runs the prepared statement under EXPLAIN ANALYZE and raises its plan (the transaction then rolls back)."""
+
+    def __init__(self, inner: Transaction) -> None:
+        super().__init__(inner._cursor)
+
+    async def fetch_all(self, sql: str, parameters: Any = None) -> list[tuple[Any, ...]]:
+        if not sql.startswith("EXECUTE "):
+            return await super().fetch_all(sql, parameters)
+        rows = await super().fetch_all("EXPLAIN (ANALYZE) " + sql, parameters)
+        raise _CapturedPlan("\n".join(row[0] for row in rows))
+
+
+async def _plan_of(pool: DatabasePool, messages: list[NewMessage]) -> str:
+    async def explain(txn: Transaction) -> None:
+        await insert_messages_txn(_ExplainingTransaction(txn), messages)
+
+    try:
+        await pool.run_interaction("explain", explain)
+    except _CapturedPlan as plan:
+        return str(plan)
+    raise AssertionError("the statement was not run")
+
+
+@async_test
+async def test_a_new_topic_is_looked_up_in_the_topic_index_whatever_the_statistics(
+    api: ApiHarness, database_dsn: str
+) -> None:
+    denmark = await recipient_of_channel(api, await create_channel(api, IAGO, "Denmark", principals=[HAMLET]))
+    # A few busy topics: the statistics then make any topic look common, and a plan made
+    # for any parameters could read the whole table (or its id order) looking for one.
+    for topic in ("general", "random"):
+        for _ in range(3):
+            await insert(api, [channel_message(api, IAGO, denmark, topic)] * 100)
+    await execute(api, "ANALYZE message", [])
+    pool = DatabasePool(database_dsn, 1, reactor)  # a connection of its own: nothing prepared yet
+    await pool.start()
+    try:
+        lone = [channel_message(api, HAMLET, denmark, "brand new", follow_when=ON_START)]
+        batch = [channel_message(api, HAMLET, denmark, f"new {number}", follow_when=ON_START) for number in (1, 2)]
+        for messages in (lone, batch):
+            plan = await _plan_of(pool, messages)
+            probes = [line for line in plan.splitlines() if " on message old" in line]
+            assert probes, plan
+            assert all("Index Scan using message_recipient_topic_id on message old" in line for line in probes), plan
+            assert "Rows Removed by Filter" not in plan.split(" on message old", 1)[1].split("->", 1)[0], plan
+    finally:
+        await pool.close()

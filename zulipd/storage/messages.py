@@ -175,16 +175,15 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
                FROM numbered n
                JOIN recipient r ON r.id = n.recipient_id
                LEFT JOIN subscription sub ON sub.user_id = n.sender_id AND sub.recipient_id = n.recipient_id
-               -- One probe of the topic index, whatever the statistics say: as an EXISTS, PostgreSQL
-               -- may plan a hashed subplan that reads every message on each send, and without the
-               -- order (which only that index gives for free), a scan of the table until a match.
+               -- One probe of the topic index, whatever the statistics say (see TOPIC_PROBE).
                LEFT JOIN LATERAL (
-                   SELECT true AS found FROM message old
-                   WHERE old.recipient_id = n.recipient_id AND lower(old.subject) = lower(n.subject)
-                   ORDER BY old.id LIMIT 1
+                   SELECT old.recipient_id = n.recipient_id AND lower(old.subject) = lower(n.subject) AS found
+                   FROM message old
+                   WHERE (old.recipient_id, lower(old.subject)) >= (n.recipient_id, lower(n.subject))
+                   ORDER BY old.recipient_id, lower(old.subject), old.id LIMIT 1
                ) stored ON true
                CROSS JOIN LATERAL (
-                   SELECT stored.found IS NULL
+                   SELECT NOT coalesce(stored.found, false)
                           AND NOT EXISTS (SELECT 1 FROM numbered earlier WHERE earlier.recipient_id = n.recipient_id
                                           AND lower(earlier.subject) = lower(n.subject)
                                           AND earlier.position < n.position) AS topic
@@ -220,6 +219,15 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
     )
     return [InsertedMessage(row[0], row[1], row[2], list(zip(row[3], row[4], strict=True))) for row in rows]
 
+
+# TOPIC_PROBE: whether a topic has a message yet, asked of the topic index
+# (recipient_id, lower(subject), id) alone. Put as "recipient and topic equal to these",
+# the question leaves PostgreSQL free to scan the table, or its primary key in id
+# order, until a match: a plan made once for any parameters does so whenever the
+# statistics make topics look common (a few topics per channel), and a new topic then
+# reads every message. Put as "the first entry at or after this recipient and topic, in
+# the index's own order", only that index answers it without reading and sorting every
+# row after it, and the entry found tells whether the topic is there.
 
 # The statement above, for one message: most sends commit alone, and without the
 # arrays to unpack and number PostgreSQL runs it in half the time.
@@ -257,10 +265,13 @@ visibility AS (
                 WHEN coalesce(sub.is_muted, false) AND ($15 = 2 OR ($15 = 1 AND starts.topic)) THEN 2
            END AS policy
     FROM recipient r
-    -- Probed once (OFFSET 0 keeps it a subquery of its own), through the topic index.
+    -- Probed once (OFFSET 0 keeps it a subquery of its own), through the topic index (see TOPIC_PROBE).
     CROSS JOIN (
-        SELECT NOT EXISTS (SELECT 1 FROM message old WHERE old.recipient_id = $3 AND lower(old.subject) = lower($4)
-                           ORDER BY old.id LIMIT 1) AS topic
+        SELECT NOT coalesce((
+            SELECT old.recipient_id = $3 AND lower(old.subject) = lower($4) FROM message old
+            WHERE (old.recipient_id, lower(old.subject)) >= ($3, lower($4))
+            ORDER BY old.recipient_id, lower(old.subject), old.id LIMIT 1
+        ), false) AS topic
         OFFSET 0
     ) starts
     LEFT JOIN subscription sub ON sub.user_id = $2 AND sub.recipient_id = $3

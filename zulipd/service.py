@@ -29,6 +29,7 @@ from zulipd.app.site import ZulipdSite
 from zulipd.config import ConfigError
 from zulipd.config.secrets import load_or_create_secrets
 from zulipd.events.persistence import restore_queues, save_queues
+from zulipd.gc_tuning import tune_for_serving
 from zulipd.logs import flush_buffered_logs
 from zulipd.redis import RedisUnavailable, connect_redis
 from zulipd.server import Server
@@ -151,6 +152,7 @@ class ZulipdService(service.Service):
                 return
             self._started.append(stage)
         self._current = None
+        tune_for_serving()
         log.info("zulipd is ready")
         self.ready.callback(None)
 

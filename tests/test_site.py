@@ -121,7 +121,11 @@ async def test_drain_cuts_requests_that_outlast_the_bound() -> None:
     site = ZulipdSite(Slow(30), reactor)
     async with serving(site) as url:
         pending = defer.ensureDeferred(request("GET", url + "/"))
-        await sleep(reactor, 0.1)
+        for _ in range(100):  # until the request is being served, however loaded the machine
+            if site.in_flight:
+                break
+            await sleep(reactor, 0.05)
+        assert site.in_flight == 1
         await site.drain(0.2)
         with pytest.raises(ResponseNeverReceived):
             await pending

@@ -230,7 +230,7 @@ async def insert_messages_txn(txn: Transaction, messages: Sequence[NewMessage]) 
 # row after it, and the entry found tells whether the topic is there.
 
 # The statement above, for one message: most sends commit alone, and without the
-# arrays to unpack and number PostgreSQL runs it in half the time.
+# arrays to unpack and number PostgreSQL runs it in about two thirds of the time.
 _INSERT_ONE_MESSAGE = """
 WITH new AS (
     INSERT INTO message (realm_id, sender_id, recipient_id, subject, content, rendered_content, sending_client,

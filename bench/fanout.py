@@ -552,9 +552,7 @@ async def run_rounds(zulipd: Zulipd, args: argparse.Namespace, deadline: float) 
             for name, figures in result.get("phases", {}).items():
                 ours = next((phase for phase in this.ours.get(n, []) if phase.name == name), None)
                 print(baseline_line(n, name, figures, ours))
-            print(
-                f"N {n:<5} CPU of zulipd and its PostgreSQL during the baseline's run: {background:.1f} s", flush=True
-            )
+            print(f"N {n:<5} CPU of zulipd and its PostgreSQL while the baseline ran: {background:.1f} s", flush=True)
     return rounds
 
 

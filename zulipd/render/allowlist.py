@@ -479,8 +479,7 @@ def _already_clean(fragment: str) -> bool:
     for token in _PLAIN_CLEAN_TOKENS.finditer(fragment):
         tag = token.group(2)
         if tag is None:
-            text = token.group(0)
-            if text == "<br>" or len(text) > 1:  # a line break or an escape
+            if len(token.group(0)) > 1:  # a line break or an escape
                 continue
             return False  # a lone markup character, or NUL
         if token.group(1):

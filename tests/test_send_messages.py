@@ -6,9 +6,11 @@ means the message is stored (DESIGN.md, "Success means the message is durable").
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
+import pytest
 from twisted.internet import defer
 
 from tests.chat_support import (
@@ -24,15 +26,18 @@ from tests.chat_support import (
     failure,
     fetch,
     fetch_ids,
+    hold_commits,
     row_flags,
     send_direct,
     send_stream,
     success,
     term,
+    wait_until,
 )
 from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.http import Response
+from zulipd.actions.messages import PreparedSend, prepare_direct_message
 
 
 async def read_back(api: ApiHarness, as_user: str, message_id: int) -> dict[str, Any]:
@@ -334,3 +339,50 @@ async def test_deactivated_subscribers_receive_no_channel_messages(api: ApiHarne
     success(await call(api, "POST", f"users/{othello}/reactivate", as_user=IAGO))
     back = await send_stream(api, HAMLET, "Denmark", "news")
     assert await row_flags(api, OTHELLO, back) is not None
+
+
+# --- the commit pipeline ----------------------------------------------------------------------------
+
+
+async def prepared_direct(api: ApiHarness, sender: str, recipient: str, content: str) -> PreparedSend:
+    assert api.realm is not None
+    return await prepare_direct_message(api.server, api.user(sender), api.realm, [recipient], content, "test", True)
+
+
+@async_test
+async def test_the_next_batch_is_on_its_way_to_the_database_before_the_last_ones_senders_hear(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gates = hold_commits(api, monkeypatch)
+    sender = api.server.message_sender
+    first = sender.send(await prepared_direct(api, CORDELIA, HAMLET, "first"))
+    await wait_until(lambda: len(gates) == 1)
+    queued = [sender.send(await prepared_direct(api, OTHELLO, HAMLET, f"queued {n}")) for n in range(2)]
+    commits_when_answered: list[int] = []
+    first.addCallback(lambda inserted: commits_when_answered.append(len(gates)) or inserted)
+    gates[0].callback(None)
+    first_id = (await first).id
+    # Both queued sends went out as one statement before the first sender heard.
+    assert commits_when_answered == [2]
+    gates[1].callback(None)
+    queued_ids = [(await send).id for send in queued]
+    assert first_id < queued_ids[0] < queued_ids[1]
+    assert len(gates) == 2
+
+
+@async_test
+async def test_a_failed_commit_fails_its_own_senders_only(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    gates = hold_commits(api, monkeypatch)
+    sender = api.server.message_sender
+    doomed = sender.send(dataclasses.replace(await prepared_direct(api, CORDELIA, HAMLET, "doomed"), realm_id=-1))
+    await wait_until(lambda: len(gates) == 1)
+    kept = sender.send(await prepared_direct(api, OTHELLO, HAMLET, "kept"))
+    gates[0].callback(None)
+    with pytest.raises(Exception, match="foreign key"):
+        await doomed
+    await wait_until(lambda: len(gates) == 2)
+    gates[1].callback(None)
+    kept_id = (await kept).id
+    assert (await read_back(api, HAMLET, kept_id))["raw_content"] == "kept"
+    rows = await api.server.pool.fetch_all("doomed", "SELECT count(*) FROM message WHERE content = 'doomed'", ())
+    assert rows == [(0,)]

@@ -38,6 +38,7 @@ from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.http import Response
 from zulipd.actions.messages import PreparedSend, prepare_direct_message
+from zulipd.storage.messages import InsertedMessage
 
 
 async def read_back(api: ApiHarness, as_user: str, message_id: int) -> dict[str, Any]:
@@ -359,7 +360,12 @@ async def test_the_next_batch_is_on_its_way_to_the_database_before_the_last_ones
     await wait_until(lambda: len(gates) == 1)
     queued = [sender.send(await prepared_direct(api, OTHELLO, HAMLET, f"queued {n}")) for n in range(2)]
     commits_when_answered: list[int] = []
-    first.addCallback(lambda inserted: commits_when_answered.append(len(gates)) or inserted)
+
+    def answered(inserted: InsertedMessage) -> InsertedMessage:
+        commits_when_answered.append(len(gates))
+        return inserted
+
+    first.addCallback(answered)
     gates[0].callback(None)
     first_id = (await first).id
     # Both queued sends went out as one statement before the first sender heard.

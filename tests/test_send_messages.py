@@ -38,7 +38,6 @@ from tests.support.api import ApiHarness
 from tests.support.async_tests import async_test
 from tests.support.http import Response
 from zulipd.actions.messages import PreparedSend, prepare_direct_message
-from zulipd.storage.messages import InsertedMessage
 
 
 async def read_back(api: ApiHarness, as_user: str, message_id: int) -> dict[str, Any]:
@@ -348,32 +347,6 @@ async def test_deactivated_subscribers_receive_no_channel_messages(api: ApiHarne
 async def prepared_direct(api: ApiHarness, sender: str, recipient: str, content: str) -> PreparedSend:
     assert api.realm is not None
     return await prepare_direct_message(api.server, api.user(sender), api.realm, [recipient], content, "test", True)
-
-
-@async_test
-async def test_the_next_batch_is_on_its_way_to_the_database_before_the_last_ones_senders_hear(
-    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    gates = hold_commits(api, monkeypatch)
-    sender = api.server.message_sender
-    first = sender.send(await prepared_direct(api, CORDELIA, HAMLET, "first"))
-    await wait_until(lambda: len(gates) == 1)
-    queued = [sender.send(await prepared_direct(api, OTHELLO, HAMLET, f"queued {n}")) for n in range(2)]
-    commits_when_answered: list[int] = []
-
-    def answered(inserted: InsertedMessage) -> InsertedMessage:
-        commits_when_answered.append(len(gates))
-        return inserted
-
-    first.addCallback(answered)
-    gates[0].callback(None)
-    first_id = (await first).id
-    # Both queued sends went out as one statement before the first sender heard.
-    assert commits_when_answered == [2]
-    gates[1].callback(None)
-    queued_ids = [(await send).id for send in queued]
-    assert first_id < queued_ids[0] < queued_ids[1]
-    assert len(gates) == 2
 
 
 @async_test

@@ -272,16 +272,12 @@ async def _alert_word_user_ids(server: Server, prepared: PreparedSend) -> frozen
 LISTENER_WAIT_SECONDS = 0.1
 
 
-# Sends waiting for the same commit, each with the Deferred its sender awaits.
-SendBatch = list[tuple[PreparedSend, defer.Deferred[InsertedMessage]]]
-
-
 class MessageSender:
     """Commits prepared sends in batches: one transaction for all that arrived meanwhile."""
 
     def __init__(self, server: Server) -> None:
         self._server = server
-        self._queue: SendBatch = []
+        self._queue: list[tuple[PreparedSend, defer.Deferred[InsertedMessage]]] = []
         self._committing = False
         # Called once the batch being committed now has been published (see after_publishing),
         # or after LISTENER_WAIT_SECONDS if the commit takes longer.
@@ -315,43 +311,26 @@ class MessageSender:
         self._release(self._take_waiting())
 
     async def _commit_batches(self) -> None:
-        """Commit what is queued, one statement at a time, until nothing is.
-
-        The next batch goes to PostgreSQL before the senders of the last one hear, so
-        that answering them overlaps its commit instead of delaying it.
-        """
         self._committing = True
         try:
-            under_way = self._start_commit()
-            while under_way is not None:
-                batch, commit = under_way
+            while self._queue:
+                batch, self._queue = self._queue, []
                 try:
-                    inserted = await commit
+                    inserted = await self._server.pool.run_single_statement(
+                        "send messages", insert_messages_txn, [_new_message(prepared) for prepared, _ in batch]
+                    )
                 except Exception as error:
-                    under_way = self._start_commit()
                     for _, done in batch:
                         done.errback(error)
                     self._release(self._take_waiting())
-                else:
-                    # Published on the next turn: waking every listener can take a while.
-                    self._server.reactor.callLater(0, self._publish_batch, batch, inserted, self._take_waiting())
-                    under_way = self._start_commit()
-                    for (_, done), message in zip(batch, inserted, strict=True):
-                        done.callback(message)
+                    continue
+                # The senders hear first: waking every listener can take a while.
+                self._server.reactor.callLater(0, self._publish_batch, batch, inserted, self._take_waiting())
+                for (_, done), message in zip(batch, inserted, strict=True):
+                    done.callback(message)
         finally:
             self._committing = False
             self._release(self._take_waiting())
-
-    def _start_commit(self) -> tuple[SendBatch, defer.Deferred[list[InsertedMessage]]] | None:
-        """Send what is queued to PostgreSQL as one statement (None when nothing is)."""
-        batch, self._queue = self._queue, []
-        if not batch:
-            return None
-        return batch, defer.ensureDeferred(self._insert(batch))
-
-    async def _insert(self, batch: SendBatch) -> list[InsertedMessage]:
-        messages = [_new_message(prepared) for prepared, _ in batch]
-        return await self._server.pool.run_single_statement("send messages", insert_messages_txn, messages)
 
     def _take_waiting(self) -> list[Callable[[], object]]:
         waiting, self._after_commit = self._after_commit, []
@@ -362,7 +341,7 @@ class MessageSender:
 
     def _publish_batch(
         self,
-        batch: SendBatch,
+        batch: list[tuple[PreparedSend, defer.Deferred[InsertedMessage]]],
         inserted: list[InsertedMessage],
         waiting: list[Callable[[], object]],
     ) -> None:

@@ -12,8 +12,11 @@ from zulipd.errors import JsonableError
 
 @pytest.mark.parametrize(
     ("value", "annotation"),
-    [("text", str), (5, int), (True, bool), (5, int | None), (None, int | None), (2, float), ("a", Literal["a"])],
-)
+    [
+        ("text", str), (5, int), (True, bool), (5, int | None), (None, int | None), (True, bool | None),
+        ("a", int | str), (2, float), ("a", Literal["a"]),
+    ],
+)  # fmt: skip
 def test_values_that_fit(value: Any, annotation: Any) -> None:
     assert check_value("x", value, annotation) == value
 
@@ -27,6 +30,9 @@ def test_values_that_fit(value: Any, annotation: Any) -> None:
         ("5", int, "x is not an integer"),
         (False, float, "x is not a float"),
         (True, Literal[1], "Invalid x"),
+        # A bool is no int, and an int no bool, when the type is optional too.
+        (True, int | None, "x is not an integer"),
+        (1, bool | None, "x is not a boolean"),
         ([1, True], list[int], "x[1] is not an integer"),
     ],
 )

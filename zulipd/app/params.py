@@ -242,6 +242,8 @@ def check_value(var_name: str, value: Any, annotation: Any) -> Any:
         options = _type_args(annotation)
         if value is None and type(None) in options:
             return None
+        if type(value) in _PLAIN and type(value) in options:
+            return value  # exactly one of the options (``Json[int] | None`` given an int)
         errors = []
         for option in options:
             if option is type(None):

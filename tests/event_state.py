@@ -4,7 +4,7 @@
 starred_messages, user_topics, streams, subscriptions, unsubscribed and
 never_subscribed (with subscriber lists), realm_users and
 realm_non_active_users, realm_bots, realm_user_groups, user_status, realm_linkifiers,
-alert_words. ``comparable`` orders the lists whose order carries no meaning.
+alert_words, realm_default_streams. ``comparable`` orders the lists whose order carries no meaning.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 STATE_TYPES = [
     "message", "update_message_flags", "starred_messages", "user_topic", "stream", "subscription", "realm_user",
     "recent_private_conversations", "realm_bot", "realm_user_groups", "user_group", "realm", "user_status",
-    "realm_linkifiers", "alert_words",
+    "realm_linkifiers", "alert_words", "default_streams",
     # Not a state of its own: the event that takes deleted messages out of unread_msgs.
     "delete_message",
 ]  # fmt: skip
@@ -71,6 +71,8 @@ def apply_event(state: dict[str, Any], event: dict[str, Any]) -> None:
     elif kind == "realm_linkifiers":
         # The whole list, in order, replaces the old one.
         state["realm_linkifiers"] = copy.deepcopy(event["realm_linkifiers"])
+    elif kind == "default_streams":
+        state["realm_default_streams"] = list(event["default_streams"])
     # After the rest: the unread count follows the muting state the event may just have changed.
     if "unread_msgs" in state:
         apply_unread_event(state, event)
@@ -135,6 +137,8 @@ def comparable(state: dict[str, Any]) -> dict[str, Any]:
         for entry in result[key]:
             if "subscribers" in entry:
                 entry["subscribers"] = sorted(entry["subscribers"])
+    if "realm_default_streams" in result:
+        result["realm_default_streams"] = sorted(result["realm_default_streams"])
     result["user_topics"] = sorted(result["user_topics"], key=lambda t: (t["stream_id"], t["topic_name"].lower()))
     for key in ("realm_users", "realm_non_active_users", "realm_bots"):
         if key in result:

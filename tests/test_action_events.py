@@ -475,3 +475,18 @@ async def test_alert_word_changes_reach_only_their_owner(api: ApiHarness) -> Non
         CORDELIA: [{"type": "alert_words", "alert_words": ["lilies"]}],
         IAGO: [],
     }
+
+
+@async_test
+async def test_default_channel_changes_reach_members_but_not_guests(api: ApiHarness) -> None:
+    garden = await create_channel(api, IAGO, "garden")
+    listening = await queues(api, [HAMLET, DESDEMONA, POLONIUS], event_types=["default_streams"])
+    before = (await register(api, HAMLET, fetch_event_types=["default_streams"]))["realm_default_streams"]
+    success(await call(api, "POST", "default_streams", {"stream_id": garden}, as_user=IAGO))
+    told = {"type": "default_streams", "default_streams": sorted([*before, garden])}
+    assert await heard(api, listening) == {HAMLET: [told], DESDEMONA: [told], POLONIUS: []}
+    # Taking out a channel that was no default one is told all the same, as Zulip does.
+    success(await call(api, "DELETE", "default_streams", {"stream_id": garden}, as_user=IAGO))
+    success(await call(api, "DELETE", "default_streams", {"stream_id": garden}, as_user=IAGO))
+    told = {"type": "default_streams", "default_streams": sorted(before)}
+    assert await heard(api, listening) == {HAMLET: [told, told], DESDEMONA: [told, told], POLONIUS: []}

@@ -543,3 +543,31 @@ async def test_alert_word_changes(api: ApiHarness) -> None:
     await create_channel(api, IAGO, "garden", principals=[HAMLET])
     events = await verify(api, HAMLET, lambda: send_stream(api, CORDELIA, "garden", "spring", "lilies"))
     assert "has_alert_word" in events[0]["flags"]
+
+
+@async_test
+async def test_default_channel_changes(api: ApiHarness) -> None:
+    async def default_ids(email: str) -> list[int]:
+        ids: list[int] = (await register(api, email, fetch_event_types=["default_streams"]))["realm_default_streams"]
+        return ids
+
+    def change(method: str, path: str, params: dict[str, Any] | None = None) -> Action:
+        return lambda: call(api, method, path, params, as_user=IAGO)
+
+    at_first = await default_ids(HAMLET)
+    garden = await create_channel(api, IAGO, "garden")
+    await verify(api, HAMLET, change("POST", "default_streams", {"stream_id": garden}))
+    # Already a default channel: nothing changes, nothing is told.
+    await verify(api, HAMLET, change("POST", "default_streams", {"stream_id": garden}), expect_events=False)
+    await verify(api, HAMLET, change("DELETE", "default_streams", {"stream_id": garden}))
+    await verify(api, HAMLET, change("PATCH", f"streams/{garden}", {"is_default_stream": True}))
+    created = {"subscriptions": [{"name": "orchard"}], "is_default_stream": True}
+    await verify(api, HAMLET, change("POST", "users/me/subscriptions", created))
+    orchard = await channel_id(api, "orchard")()
+    # The state holds the ids alone (feature level 330); guests are told of no default channels.
+    assert await default_ids(HAMLET) == sorted([*at_first, garden, orchard])
+    assert await default_ids(POLONIUS) == []
+    await verify(api, POLONIUS, change("PATCH", f"streams/{garden}", {"is_default_stream": False}), expect_events=False)
+    # Archiving a default channel takes it out of the defaults.
+    events = await verify(api, HAMLET, change("DELETE", f"streams/{orchard}"))
+    assert events[-1] == {"id": events[-1]["id"], "type": "default_streams", "default_streams": sorted(at_first)}

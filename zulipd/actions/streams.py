@@ -500,10 +500,14 @@ async def do_update_stream(
     """Apply ``changes`` (columns), ``setting_changes`` (group settings) and ``make_default`` (whether
     it is a default channel) to a channel in one transaction; return it and what changed."""
     setting_changes = dict(setting_changes or {})
+    defaults_changed = False
 
     async def update(txn: Transaction) -> tuple[Stream, dict[str, Any]]:
+        nonlocal defaults_changed
         current = await get_stream_txn(txn, stream.realm_id, stream.id)
         assert current is not None
+        # As in Zulip, taking a channel out of the defaults is told even when it was not in them.
+        defaults_changed = make_default is False
         if make_default is False:
             await remove_default_stream_txn(txn, stream.realm_id, stream.id)
         values = dict(changes)
@@ -546,7 +550,7 @@ async def do_update_stream(
             if not same_setting_value(channel_setting(current, groups, name), value)
         }
         if make_default:
-            await _add_default_stream_txn(txn, dataclasses.replace(current, **changed))
+            defaults_changed = await _add_default_stream_txn(txn, dataclasses.replace(current, **changed))
         if not changed and not changed_settings:
             return current, {}
         updated = await update_stream_txn(txn, current, settings=changed_settings, **changed)
@@ -570,6 +574,8 @@ async def do_update_stream(
     updated, changed = await server.pool.run_interaction("update stream", update)
     if changed:
         await _publish_stream_update(server, realm, stream, updated, changed)
+    if defaults_changed:
+        await publish_default_streams(server, realm)
     return updated, changed
 
 
@@ -616,25 +622,27 @@ async def do_archive_stream(server: Server, realm: Realm, acting: UserProfile, s
     """Archive a channel, and tell everyone who could see it: an is_archived update to queues that
     declared archived_channels (the channel stays in their state), a delete to the others."""
 
-    async def archive(txn: Transaction) -> Stream:
+    async def archive(txn: Transaction) -> tuple[Stream, bool]:
         current = await get_stream_txn(txn, stream.realm_id, stream.id)
         if current is None or current.deactivated:
             raise JsonableError("Channel is already deactivated")
         await update_stream_txn(txn, current, deactivated=True)
-        await remove_default_stream_txn(txn, stream.realm_id, stream.id)
+        was_default = await remove_default_stream_txn(txn, stream.realm_id, stream.id)
         await insert_audit_log_txn(
             txn, realm_id=stream.realm_id, event_type="channel_deactivated", acting_user_id=acting.id,
             modified_user_id=None, extra_data={"stream_id": stream.id},
         )  # fmt: skip
-        return current
+        return current, was_default
 
     audience = (await channel_audience(server, realm, [stream]))[stream.id]
-    archived = await server.pool.run_interaction("archive stream", archive)
+    archived, was_default = await server.pool.run_interaction("archive stream", archive)
     update = {"type": "stream", "op": "update", "stream_id": archived.id, "name": archived.name,
               "property": "is_archived", "value": True}  # fmt: skip
     publish(server, update, audience, capability=(ARCHIVED_CHANNELS, True))
     delete = {"type": "stream", "op": "delete", "streams": [{"stream_id": archived.id}], "stream_ids": [archived.id]}
     publish(server, delete, audience, capability=(ARCHIVED_CHANNELS, False))
+    if was_default:
+        await publish_default_streams(server, realm)
 
 
 async def default_stream_ids(server: Server, realm_id: int) -> list[int]:
@@ -646,25 +654,38 @@ def check_may_be_default(stream: Stream) -> None:
         raise JsonableError("Private channels cannot be made default.")
 
 
-async def _add_default_stream_txn(txn: Transaction, stream: Stream) -> None:
+async def _add_default_stream_txn(txn: Transaction, stream: Stream) -> bool:
+    """Whether the channel was not a default one already."""
     check_may_be_default(stream)
     if stream.deactivated:
         raise JsonableError("Archived channels cannot be made default.")
-    await add_default_stream_txn(txn, stream.realm_id, stream.id)
+    return await add_default_stream_txn(txn, stream.realm_id, stream.id)
 
 
-async def do_add_default_stream(server: Server, stream: Stream) -> None:
-    async def add(txn: Transaction) -> None:
+async def do_add_default_stream(server: Server, realm: Realm, stream: Stream) -> None:
+    async def add(txn: Transaction) -> bool:
         # Read again under the transaction: the channel may have become private or archived meanwhile.
         current = await get_stream_txn(txn, stream.realm_id, stream.id)
         assert current is not None
-        await _add_default_stream_txn(txn, current)
+        return await _add_default_stream_txn(txn, current)
 
-    await server.pool.run_interaction("add default stream", add)
+    if await server.pool.run_interaction("add default stream", add):
+        await publish_default_streams(server, realm)
 
 
-async def do_remove_default_stream(server: Server, stream: Stream) -> None:
+async def do_remove_default_stream(server: Server, realm: Realm, stream: Stream) -> None:
     await server.pool.run_interaction("remove default stream", remove_default_stream_txn, stream.realm_id, stream.id)
+    # Told even when the channel was not a default one, as Zulip does.
+    await publish_default_streams(server, realm)
+
+
+async def publish_default_streams(server: Server, realm: Realm) -> None:
+    """The organization's default channels, as they are now, to its active members who are not guests
+    (Zulip's audience: guests are told of none)."""
+    stream_ids = await default_stream_ids(server, realm.id)
+    publish(
+        server, {"type": "default_streams", "default_streams": stream_ids}, await public_channel_viewers(server, realm)
+    )
 
 
 STREAM_COLORS = [

@@ -22,6 +22,7 @@ from zulipd.actions.streams import (
     do_create_stream_txn,
     get_visible_stream,
     pick_color,
+    publish_default_streams,
     quotable,
 )
 from zulipd.actions.subscription_events import archived_only, publish_subscribed, publish_unsubscribed
@@ -61,6 +62,8 @@ class SubscribeResult:
     created: list[Stream] = dataclasses.field(default_factory=list)
     # Each channel joined, with the ids of the users who joined it.
     added: list[tuple[Stream, list[int]]] = dataclasses.field(default_factory=list)
+    # Whether a channel created became a default one.
+    defaults_changed: bool = False
 
 
 async def resolve_principals(
@@ -146,8 +149,8 @@ async def do_subscribe(
                     now=now,
                 )
                 result.created.append(stream)
-                if is_default_stream:
-                    await add_default_stream_txn(txn, realm.id, stream.id)
+                if is_default_stream and await add_default_stream_txn(txn, realm.id, stream.id):
+                    result.defaults_changed = True
             elif stream.id not in streams:
                 subscription = await get_subscription_txn(txn, acting.id, stream.recipient_id)
                 stream_access = access(acting, stream, subscription)
@@ -175,6 +178,8 @@ async def do_subscribe(
         # A concurrent request created one of the channels first: they exist now, so join them.
         result = await server.pool.run_interaction("subscribe", subscribe)
     await publish_subscribed(server, realm, result.created, result.added)
+    if result.defaults_changed:
+        await publish_default_streams(server, realm)
     return result
 
 

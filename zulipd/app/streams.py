@@ -225,7 +225,7 @@ async def archive_stream(ctx: ApiRequest, *, stream_id: int) -> Payload:
 async def add_default_stream(ctx: ApiRequest, *, stream_id: Json[int]) -> Payload:
     check_admin(ctx.requester)
     stream, _ = await actions.get_visible_stream(ctx.server, ctx.requester, stream_id)
-    await actions.do_add_default_stream(ctx.server, stream)
+    await actions.do_add_default_stream(ctx.server, ctx.requester_realm, stream)
     return {}
 
 
@@ -233,7 +233,7 @@ async def add_default_stream(ctx: ApiRequest, *, stream_id: Json[int]) -> Payloa
 async def remove_default_stream(ctx: ApiRequest, *, stream_id: Json[int]) -> Payload:
     check_admin(ctx.requester)
     stream, _ = await actions.get_visible_stream(ctx.server, ctx.requester, stream_id)
-    await actions.do_remove_default_stream(ctx.server, stream)
+    await actions.do_remove_default_stream(ctx.server, ctx.requester_realm, stream)
     return {}
 
 

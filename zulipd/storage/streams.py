@@ -303,12 +303,18 @@ async def default_stream_ids_txn(txn: Transaction, realm_id: int) -> list[int]:
     return [row[0] for row in rows]
 
 
-async def add_default_stream_txn(txn: Transaction, realm_id: int, stream_id: int) -> None:
-    await txn.execute(
-        "INSERT INTO default_stream (realm_id, stream_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+async def add_default_stream_txn(txn: Transaction, realm_id: int, stream_id: int) -> bool:
+    """Make the channel a default one; whether it was not one already."""
+    rows = await txn.fetch_all(
+        "INSERT INTO default_stream (realm_id, stream_id) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING stream_id",
         (realm_id, stream_id),
     )
+    return bool(rows)
 
 
-async def remove_default_stream_txn(txn: Transaction, realm_id: int, stream_id: int) -> None:
-    await txn.execute("DELETE FROM default_stream WHERE realm_id = %s AND stream_id = %s", (realm_id, stream_id))
+async def remove_default_stream_txn(txn: Transaction, realm_id: int, stream_id: int) -> bool:
+    """Make the channel not a default one; whether it was one."""
+    rows = await txn.fetch_all(
+        "DELETE FROM default_stream WHERE realm_id = %s AND stream_id = %s RETURNING stream_id", (realm_id, stream_id)
+    )
+    return bool(rows)

@@ -341,7 +341,7 @@ async def test_deactivated_subscribers_receive_no_channel_messages(api: ApiHarne
     assert await row_flags(api, OTHELLO, back) is not None
 
 
-# --- the commit pipeline ----------------------------------------------------------------------------
+# --- batches that fail ------------------------------------------------------------------------------
 
 
 async def prepared_direct(api: ApiHarness, sender: str, recipient: str, content: str) -> PreparedSend:

@@ -44,6 +44,8 @@ async def test_register_answers_a_queue_and_the_state_asked_for(api: ApiHarness)
     assert body["max_message_id"] == -1
     assert body["user_id"] == api.user(HAMLET).id
     assert {user["email"] for user in body["realm_users"]} >= {HAMLET, IAGO}
+    # As Zulip gives logged-in clients: each user's custom profile field values (zulipd has no fields).
+    assert all(user["profile_data"] == {} for user in body["realm_users"])
     assert "subscriptions" not in body
     # Without event types, every type zulipd serves.
     everything = await register(api, HAMLET)

@@ -37,7 +37,8 @@ async def patch_bot(api: ApiHarness, acting: str, bot_id: int, **params: Any) ->
 
 
 async def shown_user(api: ApiHarness, viewer: str, user_id: int, *, client_gravatar: bool) -> dict[str, Any]:
-    query = {"client_gravatar": json.dumps(client_gravatar)}
+    """The user as GET /users/{user_id} shows them to ``viewer``, custom profile fields (``{}``) included."""
+    query = {"client_gravatar": json.dumps(client_gravatar), "include_custom_profile_fields": "true"}
     user: dict[str, Any] = success(await call(api, "GET", f"users/{user_id}", query, as_user=viewer))["user"]
     return user
 

@@ -234,7 +234,7 @@ def _person_added_notice(viewer: UserProfile, user: UserProfile, domain: str, us
             {
                 "type": "realm_user",
                 "op": "add",
-                "person": user_payload(viewer, user, domain, client_gravatar=client_gravatar, profile_data=False),
+                "person": user_payload(viewer, user, domain, client_gravatar=client_gravatar, profile_data=True),
             }
         )
         for client_gravatar in (False, True)

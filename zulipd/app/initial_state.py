@@ -47,7 +47,10 @@ async def _message(ctx: ApiRequest, request: StateRequest) -> Payload:
 
 
 async def _realm_user(ctx: ApiRequest, request: StateRequest) -> Payload:
-    everyone = (await users.get_users(ctx, client_gravatar=request.client_gravatar))["members"]
+    # With custom profile field values (always {} in zulipd), as Zulip gives every logged-in client.
+    everyone = (
+        await users.get_users(ctx, client_gravatar=request.client_gravatar, include_custom_profile_fields=True)
+    )["members"]
     me = ctx.requester
     return {
         "realm_users": [user for user in everyone if user["is_active"]],
